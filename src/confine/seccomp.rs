@@ -1,0 +1,1 @@
+//! The seccomp filter (work in progress).

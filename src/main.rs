@@ -1,0 +1,29 @@
+//! The `sbx` binary: parse the command line, run the sandbox, exit with its status.
+
+use sbx::error::{Error, EXIT_SBX_FAILURE};
+use sbx::plan::{Caller, Plan};
+
+fn main() {
+    let matches = match sbx::cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => EXIT_SBX_FAILURE,
+            };
+            if code == 0 {
+                let _ = e.print();
+            } else {
+                // clap's own text starts with "error: "; sbx's errors all start with "sbx: ".
+                let text = e.render().to_string();
+                eprint!("sbx: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            }
+            std::process::exit(code);
+        }
+    };
+    let code = Plan::from_matches(&matches, &Caller::current())
+        .and_then(|plan| sbx::run::run(&plan))
+        .unwrap_or_else(|e: Error| sbx::run::report(&e));
+    std::process::exit(code);
+}

@@ -1,0 +1,328 @@
+//! The sandbox, as one script that reads top to bottom in the design's order. Three sbx
+//! processes take part:
+//!
+//! - the **monitor** stays on the host: it forks the sandbox, forwards signals to it, writes the
+//!   JSON status and exits with the command's status;
+//! - the **keeper** (the monitor's child) unshares the user namespace, writes its maps, unshares
+//!   the other namespaces as mapped root, and forks PID 1; it dies with the monitor;
+//! - **init**, PID 1 of the new PID namespace, builds the filesystem view, sets the hostname,
+//!   brings `lo` up, forks the command, then reaps and forwards signals until the command exits.
+//!   It dies with the keeper, and the kernel then kills everything else in the namespace.
+//!
+//! The command itself drops capabilities, sets no_new_privs, closes inherited fds and executes.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+use nix::unistd::Pid;
+
+use crate::confine::caps;
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::ns::{self, pid, Ns};
+use crate::plan::{Plan, Workdir};
+use crate::sys::linux::{self, Fork};
+use crate::sys::{Linux, Sys};
+
+macro_rules! step {
+    ($plan:expr, $($arg:tt)*) => {
+        if $plan.verbose {
+            eprintln!("sbx: {}", format_args!($($arg)*));
+        }
+    };
+}
+
+/// Runs the sandbox described by `plan` and returns the exit status for sbx.
+pub fn run(plan: &Plan) -> Result<i32> {
+    // Nothing the caller left open may reach the sandbox; the status fd stays with the monitor.
+    linux::close_range_from(3, true).map_err(Error::process("mark inherited fds close-on-exec"))?;
+    pid::block_supervised_signals()?;
+    let mut sfd = pid::signalfd()?;
+    let monitor = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd of sbx"))?;
+    let (report_rx, report_tx) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::process("create a pipe"))?;
+
+    let keeper = match linux::fork().map_err(Error::process("fork"))? {
+        Fork::Child => {
+            drop(report_rx);
+            drop(sfd);
+            let code = keeper(plan, &monitor, report_tx).unwrap_or_else(|e| report(&e));
+            linux::exit_now(code)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    drop(report_tx);
+    drop(monitor);
+
+    // The keeper reports the host pid of the sandbox's PID 1, or closes the pipe on failure.
+    let mut buf = [0u8; 4];
+    let init = match nix::unistd::read(report_rx.as_raw_fd(), &mut buf) {
+        Ok(4) => Some(Pid::from_raw(i32::from_ne_bytes(buf))),
+        _ => None,
+    };
+    drop(report_rx);
+    let init_fd = init.and_then(|pid| linux::pidfd_open(pid).ok());
+    if let (Some(fd), Some(init)) = (plan.json_status_fd, init) {
+        let _ = linux::write_all_raw(fd, child_status_json(plan, init).as_bytes());
+    }
+
+    let status = pid::supervise(&mut sfd, keeper, |sig| {
+        if let Some(fd) = &init_fd {
+            let _ = linux::pidfd_send_signal(fd, sig as i32);
+        }
+    })?;
+    let code = pid::exit_code(status);
+    if let Some(fd) = plan.json_status_fd {
+        let _ = linux::write_all_raw(fd, format!("{{\"exit-code\": {code}}}\n").as_bytes());
+    }
+    Ok(code)
+}
+
+/// Prints an error the way every sbx process does, and returns its exit status.
+pub fn report(err: &Error) -> i32 {
+    eprintln!("sbx: {err}");
+    err.exit_code()
+}
+
+/// The keeper: steps 1 and 2 of the setup, then PID 1 is forked and waited for.
+fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd) -> Result<i32> {
+    pid::die_with_parent(monitor)?;
+    close_fds_except(&[monitor.as_raw_fd(), report_tx.as_raw_fd()])?;
+    let mut sys = Linux;
+    enter_namespaces(&mut sys, plan)?;
+
+    let me = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd"))?;
+    match linux::fork().map_err(Error::process("fork PID 1"))? {
+        Fork::Child => {
+            drop(report_tx);
+            let code = init(plan, &me).unwrap_or_else(|e| report(&e));
+            linux::exit_now(code)
+        }
+        Fork::Parent(init) => {
+            drop(me);
+            let _ = nix::unistd::write(&report_tx, &init.as_raw().to_ne_bytes());
+            drop(report_tx);
+            Ok(pid::exit_code(pid::wait_for(init)?))
+        }
+    }
+}
+
+/// Steps 1 and 2: the user namespace and its maps, then every other namespace as mapped root.
+pub fn enter_namespaces(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
+    step!(plan, "unshare(CLONE_NEWUSER); map uid {} -> {}, gid {} -> {}",
+        plan.uid.outside, plan.uid.inside, plan.gid.outside, plan.gid.inside);
+    ns::user::enter_user_namespace(sys, plan.uid, plan.gid)?;
+    step!(plan, "unshare({})", ns::flag_names(plan.namespaces.with(Ns::User, false).flags()));
+    ns::unshare_namespaces(sys, plan.namespaces)
+}
+
+/// Step 3, in PID 1: the filesystem view, the hostname and the loopback interface.
+pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
+    step!(plan, "mounts: make / private{}", if plan.mounts.fresh_proc { ", fresh /proc" } else { "" });
+    ns::mount::build_view(sys, &plan.mounts)?;
+    if let Some(name) = &plan.hostname {
+        step!(plan, "hostname {name}");
+        ns::uts::set_hostname(sys, name)?;
+    }
+    if plan.namespaces.contains(Ns::Net) {
+        step!(plan, "loopback up");
+        ns::net::bring_loopback_up(sys)?;
+    }
+    Ok(())
+}
+
+/// Step 4, in the process that becomes the command: session, working directory, capabilities
+/// and no_new_privs.
+pub fn confine(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
+    if plan.new_session {
+        sys.setsid().map_err(Error::process("create a new session"))?;
+    }
+    enter_workdir(sys, plan)?;
+    step!(plan, "drop capabilities (keeping {:#x}), set no_new_privs", plan.keep_caps);
+    caps::drop_capabilities(sys, plan.keep_caps)?;
+    caps::set_no_new_privs(sys)
+}
+
+fn enter_workdir(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
+    match &plan.workdir {
+        Workdir::Explicit(dir) => sys.chdir(dir).map_err(|errno| Error::Chdir {
+            path: dir.clone(),
+            errno,
+            hint: "--chdir names a directory inside the sandbox; check that it exists there",
+        }),
+        Workdir::Inherited(cwd) => {
+            if let Some(dir) = cwd {
+                if sys.chdir(dir).is_ok() {
+                    return Ok(());
+                }
+                step!(plan, "{} is not in the sandbox; starting in /", dir.display());
+            }
+            sys.chdir("/".as_ref()).map_err(|errno| Error::Chdir {
+                path: "/".into(),
+                errno,
+                hint: "the sandbox's root is not accessible",
+            })
+        }
+    }
+}
+
+/// PID 1 of the sandbox.
+fn init(plan: &Plan, keeper: &OwnedFd) -> Result<i32> {
+    pid::die_with_parent(keeper)?;
+    close_fds_except(&[])?;
+    let mut sys = Linux;
+    build_sandbox(&mut sys, plan)?;
+
+    if plan.as_pid_1 {
+        return Err(exec_command(&mut sys, plan));
+    }
+    // Nothing inside may ptrace this process or take its fds with pidfd_getfd.
+    linux::set_dumpable(false).map_err(Error::process("make PID 1 non-dumpable"))?;
+    if !plan.namespaces.contains(Ns::Pid) {
+        linux::set_child_subreaper().map_err(Error::process("become a subreaper"))?;
+    }
+    let mut sfd = pid::signalfd()?;
+    let command = match linux::fork().map_err(Error::process("fork the command"))? {
+        Fork::Child => {
+            drop(sfd);
+            if !plan.namespaces.contains(Ns::Pid) {
+                // Without a PID namespace of its own, the command must not outlive init.
+                let _ = linux::set_pdeathsig(libc::SIGKILL);
+            }
+            let err = exec_command(&mut sys, plan);
+            linux::exit_now(report(&err))
+        }
+        Fork::Parent(pid) => pid,
+    };
+    // PID 1 keeps no privilege: it only reaps and forwards signals.
+    caps::drop_capabilities(&mut sys, 0)?;
+    caps::set_no_new_privs(&mut sys)?;
+
+    let status = pid::supervise(&mut sfd, command, |sig| {
+        let _ = nix::sys::signal::kill(command, sig);
+    })?;
+    pid::kill_leftovers(plan.namespaces.contains(Ns::Pid));
+    Ok(pid::exit_code(status))
+}
+
+/// Confines this process and executes the command; returns only on failure.
+fn exec_command(sys: &mut impl Sys, plan: &Plan) -> Error {
+    if let Err(e) = pid::unblock_all_signals() {
+        return e;
+    }
+    if let Err(e) = confine(sys, plan) {
+        return e;
+    }
+    if let Err(errno) = linux::close_range_from(3, false) {
+        return Error::Process { what: "close inherited file descriptors", errno };
+    }
+    step!(plan, "exec {:?}", plan.argv[0]);
+    exec::exec(&plan.argv, &plan.envp, exec::path_of(&plan.envp))
+}
+
+/// Closes every fd above 2 except `keep`.
+fn close_fds_except(keep: &[i32]) -> Result<()> {
+    let mut keep: Vec<u32> = keep.iter().map(|&fd| fd as u32).collect();
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for fd in keep {
+        if fd > first {
+            linux::close_range(first, fd - 1).map_err(Error::process("close inherited fds"))?;
+        }
+        first = first.max(fd + 1);
+    }
+    linux::close_range_from(first, false).map_err(Error::process("close inherited fds"))
+}
+
+/// The first JSON status line, with bwrap's keys.
+fn child_status_json(plan: &Plan, init: Pid) -> String {
+    let mut json = format!("{{\"child-pid\": {}", init.as_raw());
+    for ns in plan.namespaces.iter() {
+        let path = format!("/proc/{}/ns/{}", init.as_raw(), ns.proc_name());
+        if let Ok(meta) = std::fs::metadata(path) {
+            let key = match ns {
+                Ns::Mount => "mnt",
+                other => other.proc_name(),
+            };
+            json.push_str(&format!(", \"{key}-namespace\": {}", meta.ino()));
+        }
+    }
+    json.push_str("}\n");
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Caller;
+    use crate::sys::fake::Fake;
+
+    fn plan(args: &[&str]) -> Plan {
+        let mut argv = vec!["sbx"];
+        argv.extend_from_slice(args);
+        let m = crate::cli::command().try_get_matches_from(argv).unwrap();
+        let caller = Caller { uid: 1000, gid: 1000, cwd: Some("/w".into()), env: vec![] };
+        Plan::from_matches(&m, &caller).unwrap()
+    }
+
+    /// The whole setup, in the design's order, as the three sbx processes make it.
+    fn whole_setup(sys: &mut Fake, plan: &Plan) {
+        enter_namespaces(sys, plan).unwrap();
+        build_sandbox(sys, plan).unwrap();
+        confine(sys, plan).unwrap();
+    }
+
+    #[test]
+    fn setup_follows_the_design_order() {
+        let mut sys = Fake::new();
+        sys.last_cap = 1;
+        let p = plan(&["--map-root", "--hostname", "box", "true"]);
+        whole_setup(&mut sys, &p);
+        assert_eq!(
+            sys.calls,
+            vec![
+                "unshare(CLONE_NEWUSER)",
+                "write(/proc/self/setgroups, \"deny\")",
+                "write(/proc/self/uid_map, \"0 1000 1\\n\")",
+                "write(/proc/self/gid_map, \"0 1000 1\\n\")",
+                "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET|CLONE_NEWCGROUP)",
+                "mount(None, /, None, MS_REC | MS_PRIVATE, None)",
+                "mount(Some(\"proc\"), /proc, Some(\"proc\"), MS_NOSUID | MS_NODEV | MS_NOEXEC, None)",
+                "sethostname(box)",
+                "loopback_up",
+                "chdir(/w)",
+                "capbset_drop(0)",
+                "capbset_drop(1)",
+                "capset(0x0, 0x0, 0x0)",
+                "cap_ambient_clear_all",
+                "set_no_new_privs",
+            ]
+        );
+    }
+
+    #[test]
+    fn shared_namespaces_skip_their_steps() {
+        let mut sys = Fake::new();
+        sys.last_cap = 0;
+        let p = plan(&["--share-net", "--share-uts", "--share-pid", "--new-session", "true"]);
+        whole_setup(&mut sys, &p);
+        assert!(sys.calls.contains(&"unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWCGROUP)".to_string()));
+        assert!(!sys.calls.iter().any(|c| c.starts_with("sethostname") || c == "loopback_up"));
+        assert!(!sys.calls.iter().any(|c| c.contains("\"proc\"")));
+        assert!(sys.calls.contains(&"setsid".to_string()));
+    }
+
+    #[test]
+    fn a_missing_working_directory_falls_back_to_root_unless_explicit() {
+        let mut sys = Fake::new();
+        sys.failures.push(("chdir(/w)".into(), nix::errno::Errno::ENOENT));
+        let p = plan(&["true"]);
+        enter_workdir(&mut sys, &p).unwrap();
+        assert_eq!(sys.calls, vec!["chdir(/w)", "chdir(/)"]);
+        let mut sys = Fake::new();
+        sys.failures.push(("chdir(/nope)".into(), nix::errno::Errno::ENOENT));
+        let p = plan(&["--chdir", "/nope", "true"]);
+        let err = enter_workdir(&mut sys, &p).unwrap_err();
+        assert!(err.to_string().contains("/nope"));
+    }
+}

@@ -1,0 +1,246 @@
+//! The only module of sbx that contains `unsafe` code: thin wrappers over the raw system calls
+//! that neither `nix` nor the other dependencies expose safely. Each wrapper does one syscall,
+//! maps its failure to an [`Errno`] and nothing else; policy lives with the callers.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+/// The outcome of [`fork`], seen from each side.
+pub enum Fork {
+    Parent(Pid),
+    Child,
+}
+
+/// fork(2). sbx never starts a thread, so the child may allocate and run ordinary code.
+pub fn fork() -> Result<Fork, Errno> {
+    // SAFETY: sbx is single-threaded (it never spawns threads), so the child is a full copy of a
+    // consistent process and may run arbitrary code, including the allocator.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(Errno::last()),
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(Pid::from_raw(pid))),
+    }
+}
+
+/// unshare(2) with raw `CLONE_*` flags (the time namespace flag is not in every wrapper).
+pub fn unshare(flags: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: unshare takes an integer and touches no memory of ours.
+    Errno::result(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// pidfd_open(2): a CLOEXEC fd that becomes readable when `pid` exits.
+pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall with integer arguments; the result is a new fd we then own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2): signal the process behind a pidfd (immune to pid reuse).
+pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: integer arguments and a null siginfo pointer, which the syscall accepts.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// prctl(2) with integer arguments only.
+fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<libc::c_int, Errno> {
+    // SAFETY: every option used through this helper takes integer arguments only.
+    Errno::result(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+}
+
+pub fn set_pdeathsig(sig: libc::c_int) -> Result<(), Errno> {
+    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong).map(drop)
+}
+
+pub fn set_dumpable(on: bool) -> Result<(), Errno> {
+    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong).map(drop)
+}
+
+pub fn set_no_new_privs() -> Result<(), Errno> {
+    // PR_SET_NO_NEW_PRIVS requires arg2 = 1 and the rest zero.
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map(drop)
+}
+
+pub fn set_child_subreaper() -> Result<(), Errno> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(drop)
+}
+
+/// Drops one capability from the bounding set. EINVAL means the kernel has no such capability.
+pub fn capbset_drop(cap: u32) -> Result<(), Errno> {
+    prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong).map(drop)
+}
+
+/// Clears the ambient capability set.
+pub fn cap_ambient_clear_all() -> Result<(), Errno> {
+    // SAFETY: integer-only prctl option.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Raises one capability in the ambient set (it must already be permitted and inheritable).
+pub fn cap_ambient_raise(cap: u32) -> Result<(), Errno> {
+    // SAFETY: integer-only prctl option.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            cap as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// capset(2) for the calling thread, version 3 (64-bit sets).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header { version: VERSION_3, pid: 0 };
+    let data = [
+        Data { effective: effective as u32, permitted: permitted as u32, inheritable: inheritable as u32 },
+        Data {
+            effective: (effective >> 32) as u32,
+            permitted: (permitted >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: header and data match the kernel's version-3 layout and outlive the call.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    Errno::result(r).map(drop)
+}
+
+/// close_range(2) over `[first, u32::MAX]`; with `cloexec` the fds are only marked CLOEXEC.
+pub fn close_range_from(first: u32, cloexec: bool) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    let flags = if cloexec { CLOSE_RANGE_CLOEXEC } else { 0 };
+    // SAFETY: integer arguments; closing fds we no longer reference is the intent, and callers
+    // only call this when no live Rust object owns an fd in the range (or with CLOEXEC).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, flags) };
+    Errno::result(r).map(drop)
+}
+
+/// close_range(2) over `[first, last]`.
+pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: as for close_range_from.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    Errno::result(r).map(drop)
+}
+
+/// Whether `fd` is an open file descriptor of this process.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor flags of an integer fd.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Sets or clears FD_CLOEXEC on a raw fd that the caller keeps.
+pub fn set_cloexec(fd: RawFd, on: bool) -> Result<(), Errno> {
+    // SAFETY: fcntl on an integer fd with integer arguments.
+    let flags = Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    // SAFETY: as above.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
+}
+
+/// Brings the loopback interface of the current network namespace up (SIOCSIFFLAGS).
+pub fn loopback_up() -> Result<(), Errno> {
+    // SAFETY: socket(2) with integer arguments; we own the returned fd.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the fd was just created and is owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of a valid ifreq we own.
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+    // SAFETY: the kernel filled ifru_flags, the union member SIOCGIFFLAGS writes.
+    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads a valid ifreq we own.
+    Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
+}
+
+/// execve(2). Returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> Errno {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    // SAFETY: path, argv and envp are NUL-terminated strings that outlive the call, and both
+    // pointer arrays end with a null pointer as execve requires.
+    unsafe { libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
+    Errno::last()
+}
+
+/// _exit(2): leaves without running destructors or atexit handlers (used in forked children).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Restores the default disposition of every catchable signal (before exec).
+pub fn reset_signal_dispositions() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL is always sound; failures (invalid numbers) are ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// Writes all of `buf` to a raw fd that the caller does not own (e.g. --json-status-fd).
+pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice for its length; fd is an integer.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return Err(Errno::last());
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}

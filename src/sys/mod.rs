@@ -1,0 +1,104 @@
+//! Every side effect that the sandbox setup makes goes through the [`Sys`] trait, so that the
+//! order of the setup can be unit-tested against a recording fake without privileges.
+//! [`Linux`] is the real implementation; [`linux`] is the only module with `unsafe` code.
+
+pub mod linux;
+
+#[cfg(test)]
+pub mod fake;
+
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+/// The system calls the setup script makes, named after the kernel's.
+pub trait Sys {
+    fn unshare(&mut self, flags: libc::c_int) -> Result<(), Errno>;
+    fn write_file(&mut self, path: &Path, contents: &[u8]) -> Result<(), Errno>;
+    fn mount(
+        &mut self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), Errno>;
+    fn sethostname(&mut self, name: &str) -> Result<(), Errno>;
+    fn loopback_up(&mut self) -> Result<(), Errno>;
+    fn chdir(&mut self, path: &Path) -> Result<(), Errno>;
+    fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno>;
+    fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno>;
+    fn cap_ambient_clear_all(&mut self) -> Result<(), Errno>;
+    fn cap_ambient_raise(&mut self, cap: u32) -> Result<(), Errno>;
+    fn set_no_new_privs(&mut self) -> Result<(), Errno>;
+    fn setsid(&mut self) -> Result<(), Errno>;
+}
+
+/// The real system.
+#[derive(Debug, Default)]
+pub struct Linux;
+
+impl Sys for Linux {
+    fn unshare(&mut self, flags: libc::c_int) -> Result<(), Errno> {
+        linux::unshare(flags)
+    }
+
+    fn write_file(&mut self, path: &Path, contents: &[u8]) -> Result<(), Errno> {
+        use std::io::Write;
+        // One write(2): the kernel's map files accept exactly one write.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        f.write_all(contents)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    fn mount(
+        &mut self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), Errno> {
+        nix::mount::mount(source, target, fstype, flags, data)
+    }
+
+    fn sethostname(&mut self, name: &str) -> Result<(), Errno> {
+        nix::unistd::sethostname(name)
+    }
+
+    fn loopback_up(&mut self) -> Result<(), Errno> {
+        linux::loopback_up()
+    }
+
+    fn chdir(&mut self, path: &Path) -> Result<(), Errno> {
+        nix::unistd::chdir(path)
+    }
+
+    fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno> {
+        linux::capbset_drop(cap)
+    }
+
+    fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+        linux::capset(effective, permitted, inheritable)
+    }
+
+    fn cap_ambient_clear_all(&mut self) -> Result<(), Errno> {
+        linux::cap_ambient_clear_all()
+    }
+
+    fn cap_ambient_raise(&mut self, cap: u32) -> Result<(), Errno> {
+        linux::cap_ambient_raise(cap)
+    }
+
+    fn set_no_new_privs(&mut self) -> Result<(), Errno> {
+        linux::set_no_new_privs()
+    }
+
+    fn setsid(&mut self) -> Result<(), Errno> {
+        nix::unistd::setsid().map(drop)
+    }
+}
