@@ -27,7 +27,12 @@ use clap::{ArgAction, CommandFactory, Parser};
 #[command(name = "sbx", version, max_term_width = 100)]
 pub struct Cli {
     /// Map the caller's uid and gid to 0 (root) inside the sandbox.
-    #[arg(short = 'r', long, overrides_with = "map_current", help_heading = "Identity")]
+    #[arg(
+        short = 'r',
+        long,
+        overrides_with = "map_current",
+        help_heading = "Identity"
+    )]
     pub map_root: bool,
 
     /// Map the caller's uid and gid to themselves inside the sandbox (the default).
@@ -66,9 +71,9 @@ pub struct Cli {
     #[arg(long, help_heading = "Namespaces")]
     pub unshare_time: bool,
 
-    /// The hostname inside the sandbox's new UTS namespace.
-    #[arg(long, value_name = "NAME", default_value = "sbx", help_heading = "Namespaces")]
-    pub hostname: String,
+    /// The hostname inside the sandbox's new UTS namespace [default: sbx].
+    #[arg(long, value_name = "NAME", help_heading = "Namespaces")]
+    pub hostname: Option<String>,
 
     /// Working directory of the command inside (default: the current directory, else /).
     #[arg(long, value_name = "DIR", help_heading = "Process")]
@@ -112,7 +117,7 @@ pub struct Cli {
     pub verbose: bool,
 
     /// The command to run and its arguments (default: $SHELL, else /bin/sh).
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 

@@ -23,13 +23,27 @@ pub enum Error {
     UserNamespace { errno: Errno, hint: String },
 
     #[error("cannot write {path}: {errno}\n{hint}")]
-    IdMap { path: String, errno: Errno, hint: &'static str },
+    IdMap {
+        path: String,
+        errno: Errno,
+        hint: &'static str,
+    },
 
     #[error("cannot create the {names} namespace{plural}: {errno}\nhint: {hint}")]
-    Unshare { names: String, plural: &'static str, errno: Errno, hint: &'static str },
+    Unshare {
+        names: String,
+        plural: &'static str,
+        errno: Errno,
+        hint: &'static str,
+    },
 
     #[error("cannot {op} {target}: {errno}\nhint: {hint}")]
-    Mount { op: &'static str, target: PathBuf, errno: Errno, hint: String },
+    Mount {
+        op: &'static str,
+        target: PathBuf,
+        errno: Errno,
+        hint: String,
+    },
 
     #[error("cannot set the hostname to {name:?}: {errno}")]
     Hostname { name: String, errno: Errno },
@@ -38,7 +52,11 @@ pub enum Error {
     Loopback { errno: Errno },
 
     #[error("cannot change directory to {path}: {errno}\nhint: {hint}")]
-    Chdir { path: PathBuf, errno: Errno, hint: &'static str },
+    Chdir {
+        path: PathBuf,
+        errno: Errno,
+        hint: &'static str,
+    },
 
     #[error("cannot {what}: {errno}")]
     Capabilities { what: String, errno: Errno },
@@ -50,7 +68,11 @@ pub enum Error {
     NotFound { program: String, path: String },
 
     #[error("{program}: cannot execute: {errno}{hint}")]
-    CannotExecute { program: String, errno: Errno, hint: &'static str },
+    CannotExecute {
+        program: String,
+        errno: Errno,
+        hint: &'static str,
+    },
 }
 
 impl Error {

@@ -76,7 +76,10 @@ pub fn exec(argv: &[CString], envp: &[CString], path: &[u8]) -> Error {
     let program = argv[0].as_bytes();
     let name = String::from_utf8_lossy(program).into_owned();
     if program.is_empty() {
-        return Error::NotFound { program: name, path: String::from_utf8_lossy(path).into() };
+        return Error::NotFound {
+            program: name,
+            path: String::from_utf8_lossy(path).into(),
+        };
     }
     let candidates: Vec<Vec<u8>> = if program.contains(&b'/') {
         vec![program.to_vec()]
@@ -93,7 +96,9 @@ pub fn exec(argv: &[CString], envp: &[CString], path: &[u8]) -> Error {
     };
     let mut denied: Option<Errno> = None;
     for candidate in candidates {
-        let Ok(c) = CString::new(candidate) else { continue };
+        let Ok(c) = CString::new(candidate) else {
+            continue;
+        };
         let errno = linux::execve(&c, argv, envp);
         match errno {
             Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG | Errno::ELOOP
@@ -102,8 +107,14 @@ pub fn exec(argv: &[CString], envp: &[CString], path: &[u8]) -> Error {
                 continue
             }
             Errno::ENOENT => break,
+            // EACCES also comes from a PATH directory the caller cannot search: only a file
+            // that exists makes the command "found but not executable".
             Errno::EACCES | Errno::EPERM if !program.contains(&b'/') => {
-                denied = Some(errno);
+                if std::fs::metadata(std::ffi::OsStr::from_bytes(c.as_bytes()))
+                    .is_ok_and(|m| m.is_file())
+                {
+                    denied = Some(errno);
+                }
                 continue;
             }
             Errno::ENOEXEC => {
@@ -121,7 +132,10 @@ pub fn exec(argv: &[CString], envp: &[CString], path: &[u8]) -> Error {
     }
     match denied {
         Some(errno) => cannot_execute(name, errno),
-        None => Error::NotFound { program: name, path: String::from_utf8_lossy(path).into() },
+        None => Error::NotFound {
+            program: name,
+            path: String::from_utf8_lossy(path).into(),
+        },
     }
 }
 
@@ -131,7 +145,11 @@ fn cannot_execute(program: String, errno: Errno) -> Error {
         Errno::ENOENT => " (its interpreter or dynamic loader is missing inside the sandbox)",
         _ => "",
     };
-    Error::CannotExecute { program, errno, hint }
+    Error::CannotExecute {
+        program,
+        errno,
+        hint,
+    }
 }
 
 /// The default command when none is given: `$SHELL`, else `/bin/sh`, as unshare(1) does.

@@ -1,4 +1,5 @@
 //! The `sbx` binary: parse the command line, run the sandbox, exit with its status.
+#![forbid(unsafe_code)]
 
 use sbx::error::{Error, EXIT_SBX_FAILURE};
 use sbx::plan::{Caller, Plan};

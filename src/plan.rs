@@ -16,6 +16,9 @@ use crate::ns::mount::MountPlan;
 use crate::ns::user::IdMap;
 use crate::ns::{Ns, NsSet};
 
+/// The hostname of a sandbox with its own UTS namespace, unless --hostname says otherwise.
+pub const DEFAULT_HOSTNAME: &str = "sbx";
+
 /// The caller's identity and environment, read once at start-up (a test fills it by hand).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -36,7 +39,10 @@ impl Caller {
     }
 
     fn var(&self, name: &str) -> Option<OsString> {
-        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -78,8 +84,11 @@ impl Plan {
 
     fn build(cli: Cli, env_ops: Vec<EnvOp>, caller: &Caller) -> Result<Plan> {
         let usage = Error::Usage;
-        let (mut inner_uid, mut inner_gid) =
-            if cli.map_root { (0, 0) } else { (caller.uid, caller.gid) };
+        let (mut inner_uid, mut inner_gid) = if cli.map_root {
+            (0, 0)
+        } else {
+            (caller.uid, caller.gid)
+        };
         if let Some(uid) = cli.uid {
             inner_uid = uid;
         }
@@ -102,11 +111,19 @@ impl Plan {
             .with(Ns::Cgroup, !cli.share_cgroup)
             .with(Ns::Time, cli.unshare_time);
 
-        let hostname = if namespaces.contains(Ns::Uts) {
-            crate::ns::uts::validate_hostname(&cli.hostname).map_err(usage)?;
-            Some(cli.hostname.clone())
-        } else {
-            None
+        let hostname = match (namespaces.contains(Ns::Uts), cli.hostname) {
+            (true, name) => {
+                let name = name.unwrap_or_else(|| DEFAULT_HOSTNAME.to_string());
+                crate::ns::uts::validate_hostname(&name).map_err(usage)?;
+                Some(name)
+            }
+            (false, None) => None,
+            (false, Some(_)) => {
+                return Err(usage(
+                    "--hostname needs a UTS namespace of the sandbox's own: drop --share-uts"
+                        .into(),
+                ))
+            }
         };
 
         let mut keep_caps = 0u64;
@@ -124,8 +141,11 @@ impl Plan {
         let env = exec::build_env(caller.env.iter().cloned(), cli.clearenv, &env_ops);
         let envp = exec::to_envp(&env).map_err(usage)?;
 
-        let command =
-            if cli.command.is_empty() { exec::default_command(caller.var("SHELL")) } else { cli.command };
+        let command = if cli.command.is_empty() {
+            exec::default_command(caller.var("SHELL"))
+        } else {
+            cli.command
+        };
         let argv = command
             .into_iter()
             .map(|a| CString::new(a.into_vec()))
@@ -154,9 +174,17 @@ impl Plan {
         Ok(Plan {
             argv,
             envp,
-            uid: IdMap { inside: inner_uid, outside: caller.uid },
-            gid: IdMap { inside: inner_gid, outside: caller.gid },
-            mounts: MountPlan { fresh_proc: namespaces.contains(Ns::Pid) },
+            uid: IdMap {
+                inside: inner_uid,
+                outside: caller.uid,
+            },
+            gid: IdMap {
+                inside: inner_gid,
+                outside: caller.gid,
+            },
+            mounts: MountPlan {
+                fresh_proc: namespaces.contains(Ns::Pid),
+            },
             namespaces,
             hostname,
             workdir,
@@ -172,8 +200,7 @@ impl Plan {
 /// The --setenv and --unsetenv operations in the order they were given.
 fn env_ops(matches: &ArgMatches) -> Vec<EnvOp> {
     let mut ops: Vec<(usize, EnvOp)> = Vec::new();
-    if let (Some(values), Some(indices)) =
-        (matches.get_raw("setenv"), matches.indices_of("setenv"))
+    if let (Some(values), Some(indices)) = (matches.get_raw("setenv"), matches.indices_of("setenv"))
     {
         let values: Vec<OsString> = values.map(OsString::from).collect();
         let indices: Vec<usize> = indices.collect();
@@ -203,23 +230,48 @@ mod tests {
             uid: 1000,
             gid: 1001,
             cwd: Some("/home/u/p".into()),
-            env: vec![("SHELL".into(), "/bin/bash".into()), ("KEEP".into(), "1".into())],
+            env: vec![
+                ("SHELL".into(), "/bin/bash".into()),
+                ("KEEP".into(), "1".into()),
+            ],
         }
     }
 
     fn plan(args: &[&str]) -> Result<Plan> {
         let mut argv = vec!["sbx"];
         argv.extend_from_slice(args);
-        let m = crate::cli::command().try_get_matches_from(argv).map_err(|e| Error::Usage(e.to_string()))?;
+        let m = crate::cli::command()
+            .try_get_matches_from(argv)
+            .map_err(|e| Error::Usage(e.to_string()))?;
         Plan::from_matches(&m, &caller())
     }
 
     #[test]
     fn defaults_are_map_current_all_namespaces_and_the_shell() {
         let p = plan(&[]).unwrap();
-        assert_eq!(p.uid, IdMap { inside: 1000, outside: 1000 });
-        assert_eq!(p.gid, IdMap { inside: 1001, outside: 1001 });
-        for ns in [Ns::User, Ns::Mount, Ns::Pid, Ns::Ipc, Ns::Uts, Ns::Net, Ns::Cgroup] {
+        assert_eq!(
+            p.uid,
+            IdMap {
+                inside: 1000,
+                outside: 1000
+            }
+        );
+        assert_eq!(
+            p.gid,
+            IdMap {
+                inside: 1001,
+                outside: 1001
+            }
+        );
+        for ns in [
+            Ns::User,
+            Ns::Mount,
+            Ns::Pid,
+            Ns::Ipc,
+            Ns::Uts,
+            Ns::Net,
+            Ns::Cgroup,
+        ] {
             assert!(p.namespaces.contains(ns), "{ns:?}");
         }
         assert!(!p.namespaces.contains(Ns::Time));
@@ -253,7 +305,20 @@ mod tests {
 
     #[test]
     fn env_operations_keep_command_line_order() {
-        let p = plan(&["--setenv", "X", "1", "--unsetenv", "X", "--setenv", "Y", "2", "--unsetenv", "KEEP", "env"]).unwrap();
+        let p = plan(&[
+            "--setenv",
+            "X",
+            "1",
+            "--unsetenv",
+            "X",
+            "--setenv",
+            "Y",
+            "2",
+            "--unsetenv",
+            "KEEP",
+            "env",
+        ])
+        .unwrap();
         let envp: Vec<&str> = p.envp.iter().map(|e| e.to_str().unwrap()).collect();
         assert_eq!(envp, vec!["SHELL=/bin/bash", "Y=2"]);
         let p = plan(&["--clearenv", "--setenv", "A", "b", "env"]).unwrap();

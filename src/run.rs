@@ -39,8 +39,8 @@ pub fn run(plan: &Plan) -> Result<i32> {
     pid::block_supervised_signals()?;
     let mut sfd = pid::signalfd()?;
     let monitor = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd of sbx"))?;
-    let (report_rx, report_tx) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(Error::process("create a pipe"))?;
+    let (report_rx, report_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(Error::process("create a pipe"))?;
 
     let keeper = match linux::fork().map_err(Error::process("fork"))? {
         Fork::Child => {
@@ -109,16 +109,34 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd) -> Result<i32> {
 
 /// Steps 1 and 2: the user namespace and its maps, then every other namespace as mapped root.
 pub fn enter_namespaces(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
-    step!(plan, "unshare(CLONE_NEWUSER); map uid {} -> {}, gid {} -> {}",
-        plan.uid.outside, plan.uid.inside, plan.gid.outside, plan.gid.inside);
+    step!(
+        plan,
+        "unshare(CLONE_NEWUSER); map uid {} -> {}, gid {} -> {}",
+        plan.uid.outside,
+        plan.uid.inside,
+        plan.gid.outside,
+        plan.gid.inside
+    );
     ns::user::enter_user_namespace(sys, plan.uid, plan.gid)?;
-    step!(plan, "unshare({})", ns::flag_names(plan.namespaces.with(Ns::User, false).flags()));
+    step!(
+        plan,
+        "unshare({})",
+        ns::flag_names(plan.namespaces.with(Ns::User, false).flags())
+    );
     ns::unshare_namespaces(sys, plan.namespaces)
 }
 
 /// Step 3, in PID 1: the filesystem view, the hostname and the loopback interface.
 pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
-    step!(plan, "mounts: make / private{}", if plan.mounts.fresh_proc { ", fresh /proc" } else { "" });
+    step!(
+        plan,
+        "mounts: make / private{}",
+        if plan.mounts.fresh_proc {
+            ", fresh /proc"
+        } else {
+            ""
+        }
+    );
     ns::mount::build_view(sys, &plan.mounts)?;
     if let Some(name) = &plan.hostname {
         step!(plan, "hostname {name}");
@@ -135,10 +153,15 @@ pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
 /// and no_new_privs.
 pub fn confine(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
     if plan.new_session {
-        sys.setsid().map_err(Error::process("create a new session"))?;
+        sys.setsid()
+            .map_err(Error::process("create a new session"))?;
     }
     enter_workdir(sys, plan)?;
-    step!(plan, "drop capabilities (keeping {:#x}), set no_new_privs", plan.keep_caps);
+    step!(
+        plan,
+        "drop capabilities (keeping {:#x}), set no_new_privs",
+        plan.keep_caps
+    );
     caps::drop_capabilities(sys, plan.keep_caps)?;
     caps::set_no_new_privs(sys)
 }
@@ -155,7 +178,11 @@ fn enter_workdir(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
                 if sys.chdir(dir).is_ok() {
                     return Ok(());
                 }
-                step!(plan, "{} is not in the sandbox; starting in /", dir.display());
+                step!(
+                    plan,
+                    "{} is not in the sandbox; starting in /",
+                    dir.display()
+                );
             }
             sys.chdir("/".as_ref()).map_err(|errno| Error::Chdir {
                 path: "/".into(),
@@ -214,7 +241,10 @@ fn exec_command(sys: &mut impl Sys, plan: &Plan) -> Error {
         return e;
     }
     if let Err(errno) = linux::close_range_from(3, false) {
-        return Error::Process { what: "close inherited file descriptors", errno };
+        return Error::Process {
+            what: "close inherited file descriptors",
+            errno,
+        };
     }
     step!(plan, "exec {:?}", plan.argv[0]);
     exec::exec(&plan.argv, &plan.envp, exec::path_of(&plan.envp))
@@ -261,7 +291,12 @@ mod tests {
         let mut argv = vec!["sbx"];
         argv.extend_from_slice(args);
         let m = crate::cli::command().try_get_matches_from(argv).unwrap();
-        let caller = Caller { uid: 1000, gid: 1000, cwd: Some("/w".into()), env: vec![] };
+        let caller = Caller {
+            uid: 1000,
+            gid: 1000,
+            cwd: Some("/w".into()),
+            env: vec![],
+        };
         Plan::from_matches(&m, &caller).unwrap()
     }
 
@@ -304,10 +339,21 @@ mod tests {
     fn shared_namespaces_skip_their_steps() {
         let mut sys = Fake::new();
         sys.last_cap = 0;
-        let p = plan(&["--share-net", "--share-uts", "--share-pid", "--new-session", "true"]);
+        let p = plan(&[
+            "--share-net",
+            "--share-uts",
+            "--share-pid",
+            "--new-session",
+            "true",
+        ]);
         whole_setup(&mut sys, &p);
-        assert!(sys.calls.contains(&"unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWCGROUP)".to_string()));
-        assert!(!sys.calls.iter().any(|c| c.starts_with("sethostname") || c == "loopback_up"));
+        assert!(sys
+            .calls
+            .contains(&"unshare(CLONE_NEWNS|CLONE_NEWIPC|CLONE_NEWCGROUP)".to_string()));
+        assert!(!sys
+            .calls
+            .iter()
+            .any(|c| c.starts_with("sethostname") || c == "loopback_up"));
         assert!(!sys.calls.iter().any(|c| c.contains("\"proc\"")));
         assert!(sys.calls.contains(&"setsid".to_string()));
     }
@@ -315,12 +361,14 @@ mod tests {
     #[test]
     fn a_missing_working_directory_falls_back_to_root_unless_explicit() {
         let mut sys = Fake::new();
-        sys.failures.push(("chdir(/w)".into(), nix::errno::Errno::ENOENT));
+        sys.failures
+            .push(("chdir(/w)".into(), nix::errno::Errno::ENOENT));
         let p = plan(&["true"]);
         enter_workdir(&mut sys, &p).unwrap();
         assert_eq!(sys.calls, vec!["chdir(/w)", "chdir(/)"]);
         let mut sys = Fake::new();
-        sys.failures.push(("chdir(/nope)".into(), nix::errno::Errno::ENOENT));
+        sys.failures
+            .push(("chdir(/nope)".into(), nix::errno::Errno::ENOENT));
         let p = plan(&["--chdir", "/nope", "true"]);
         let err = enter_workdir(&mut sys, &p).unwrap_err();
         assert!(err.to_string().contains("/nope"));

@@ -33,7 +33,10 @@ mod tests {
     fn finds_typos_and_ignores_strangers() {
         assert_eq!(distance("kitten", "sitting"), 3);
         let names = ["CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_CHOWN"];
-        assert_eq!(closest("CAP_NET_RWA", names.iter().copied()), Some("CAP_NET_RAW"));
+        assert_eq!(
+            closest("CAP_NET_RWA", names.iter().copied()),
+            Some("CAP_NET_RAW")
+        );
         assert_eq!(closest("CAP_XYZZY_FOO", names.iter().copied()), None);
     }
 }

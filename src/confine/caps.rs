@@ -36,42 +36,51 @@ pub fn parse_capability(name: &str) -> Result<u64, String> {
 pub fn drop_capabilities(sys: &mut impl Sys, keep: u64) -> Result<()> {
     let mut known = 0u64;
     for cap in 0..=CAP_PROBE_LIMIT {
-        if keep & (1 << cap) != 0 {
-            // Probe that the kernel knows it without dropping it: nothing to do.
-            known |= 1 << cap;
-            continue;
-        }
-        match sys.capbset_drop(cap) {
-            Ok(()) => known |= 1 << cap,
+        match sys.capbset_read(cap) {
+            Ok(_) => known |= 1 << cap,
             Err(nix::errno::Errno::EINVAL) => break,
             Err(errno) => {
                 return Err(Error::Capabilities {
-                    what: format!("drop capability {cap} from the bounding set"),
+                    what: format!("read bounding capability {cap}"),
                     errno,
                 })
             }
         }
-    }
-    let keep = keep & known;
-    sys.capset(keep, keep, keep).map_err(|errno| Error::Capabilities {
-        what: format!("set the capability sets to {keep:#x}"),
-        errno,
-    })?;
-    sys.cap_ambient_clear_all()
-        .map_err(|errno| Error::Capabilities { what: "clear the ambient set".into(), errno })?;
-    for cap in (0..=CAP_PROBE_LIMIT).filter(|c| keep & (1 << c) != 0) {
-        sys.cap_ambient_raise(cap).map_err(|errno| Error::Capabilities {
-            what: format!("raise capability {cap} in the ambient set"),
+        if keep & (1 << cap) != 0 {
+            continue;
+        }
+        sys.capbset_drop(cap).map_err(|errno| Error::Capabilities {
+            what: format!("drop capability {cap} from the bounding set"),
             errno,
         })?;
+    }
+    let keep = keep & known;
+    sys.capset(keep, keep, keep)
+        .map_err(|errno| Error::Capabilities {
+            what: format!("set the capability sets to {keep:#x}"),
+            errno,
+        })?;
+    sys.cap_ambient_clear_all()
+        .map_err(|errno| Error::Capabilities {
+            what: "clear the ambient set".into(),
+            errno,
+        })?;
+    for cap in (0..=CAP_PROBE_LIMIT).filter(|c| keep & (1 << c) != 0) {
+        sys.cap_ambient_raise(cap)
+            .map_err(|errno| Error::Capabilities {
+                what: format!("raise capability {cap} in the ambient set"),
+                errno,
+            })?;
     }
     Ok(())
 }
 
 /// Sets no_new_privs: execve can never grant privileges again (setuid bits, file capabilities).
 pub fn set_no_new_privs(sys: &mut impl Sys) -> Result<()> {
-    sys.set_no_new_privs()
-        .map_err(|errno| Error::Capabilities { what: "set no_new_privs".into(), errno })
+    sys.set_no_new_privs().map_err(|errno| Error::Capabilities {
+        what: "set no_new_privs".into(),
+        errno,
+    })
 }
 
 #[cfg(test)]
@@ -114,7 +123,9 @@ mod tests {
         drop_capabilities(&mut sys, 1 << 13).unwrap();
         assert!(!sys.calls.contains(&"capbset_drop(13)".to_string()));
         assert!(sys.calls.contains(&"capbset_drop(40)".to_string()));
-        assert!(sys.calls.contains(&"capset(0x2000, 0x2000, 0x2000)".to_string()));
+        assert!(sys
+            .calls
+            .contains(&"capset(0x2000, 0x2000, 0x2000)".to_string()));
         assert_eq!(sys.calls.last().unwrap(), "cap_ambient_raise(13)");
     }
 
@@ -123,6 +134,12 @@ mod tests {
         let mut sys = Fake::new();
         sys.last_cap = 40;
         drop_capabilities(&mut sys, u64::MAX).unwrap();
-        assert!(sys.calls.iter().any(|c| c == "capset(0x1ffffffffff, 0x1ffffffffff, 0x1ffffffffff)"), "{:?}", sys.calls);
+        assert!(
+            sys.calls
+                .iter()
+                .any(|c| c == "capset(0x1ffffffffff, 0x1ffffffffff, 0x1ffffffffff)"),
+            "{:?}",
+            sys.calls
+        );
     }
 }

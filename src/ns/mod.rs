@@ -25,8 +25,16 @@ pub enum Ns {
 }
 
 /// The canonical creation order: the user namespace first (it owns the others), then the rest.
-pub const ORDER: [Ns; 8] =
-    [Ns::User, Ns::Mount, Ns::Pid, Ns::Ipc, Ns::Uts, Ns::Net, Ns::Cgroup, Ns::Time];
+pub const ORDER: [Ns; 8] = [
+    Ns::User,
+    Ns::Mount,
+    Ns::Pid,
+    Ns::Ipc,
+    Ns::Uts,
+    Ns::Net,
+    Ns::Cgroup,
+    Ns::Time,
+];
 
 impl Ns {
     /// The `CLONE_NEW*` flag.
@@ -151,16 +159,28 @@ mod tests {
 
     #[test]
     fn nsset_keeps_canonical_order_and_flags() {
-        let set = NsSet::empty().with(Ns::Net, true).with(Ns::Mount, true).with(Ns::Time, true);
-        assert_eq!(set.iter().collect::<Vec<_>>(), vec![Ns::Mount, Ns::Net, Ns::Time]);
-        assert_eq!(set.flags(), libc::CLONE_NEWNS | libc::CLONE_NEWNET | CLONE_NEWTIME);
+        let set = NsSet::empty()
+            .with(Ns::Net, true)
+            .with(Ns::Mount, true)
+            .with(Ns::Time, true);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![Ns::Mount, Ns::Net, Ns::Time]
+        );
+        assert_eq!(
+            set.flags(),
+            libc::CLONE_NEWNS | libc::CLONE_NEWNET | CLONE_NEWTIME
+        );
         assert!(!set.with(Ns::Net, false).contains(Ns::Net));
     }
 
     #[test]
     fn unshare_never_includes_the_user_namespace() {
         let mut sys = Fake::new();
-        let set = NsSet::empty().with(Ns::User, true).with(Ns::Pid, true).with(Ns::Uts, true);
+        let set = NsSet::empty()
+            .with(Ns::User, true)
+            .with(Ns::Pid, true)
+            .with(Ns::Uts, true);
         unshare_namespaces(&mut sys, set).unwrap();
         assert_eq!(sys.calls, vec!["unshare(CLONE_NEWPID|CLONE_NEWUTS)"]);
     }
@@ -168,7 +188,8 @@ mod tests {
     #[test]
     fn unshare_failure_names_the_namespaces_and_a_fix() {
         let mut sys = Fake::new();
-        sys.failures.push(("unshare".into(), nix::errno::Errno::EINVAL));
+        sys.failures
+            .push(("unshare".into(), nix::errno::Errno::EINVAL));
         let set = NsSet::empty().with(Ns::Time, true);
         let err = unshare_namespaces(&mut sys, set).unwrap_err().to_string();
         assert!(err.contains("time namespace"), "{err}");

@@ -18,14 +18,19 @@ pub struct MountPlan {
 
 /// Step 3 of the setup, run by sbx's PID 1 inside the new namespaces.
 pub fn build_view(sys: &mut impl Sys, plan: &MountPlan) -> Result<()> {
-    sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None).map_err(
-        |errno| Error::Mount {
-            op: "make private the mounts under",
-            target: "/".into(),
-            errno,
-            hint: "the mount namespace could not be detached from the host's".into(),
-        },
-    )?;
+    sys.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )
+    .map_err(|errno| Error::Mount {
+        op: "make private the mounts under",
+        target: "/".into(),
+        errno,
+        hint: "the mount namespace could not be detached from the host's".into(),
+    })?;
     if plan.fresh_proc {
         sys.mount(
             Some(Path::new("proc")),

@@ -42,12 +42,16 @@ pub fn supervised_signals() -> SigSet {
 
 /// Blocks the supervised signals (before forking, so no child can miss or die of one).
 pub fn block_supervised_signals() -> Result<()> {
-    supervised_signals().thread_block().map_err(Error::process("block signals"))
+    supervised_signals()
+        .thread_block()
+        .map_err(Error::process("block signals"))
 }
 
 /// Restores an empty signal mask in the process that executes the command.
 pub fn unblock_all_signals() -> Result<()> {
-    SigSet::empty().thread_set_mask().map_err(Error::process("reset the signal mask"))
+    SigSet::empty()
+        .thread_set_mask()
+        .map_err(Error::process("reset the signal mask"))
 }
 
 /// A signalfd over the supervised signals (they must already be blocked).
@@ -58,22 +62,38 @@ pub fn signalfd() -> Result<SignalFd> {
 
 /// Waits until `child` exits, reaping every other child on the way and passing each forwarded
 /// signal that did not come from the kernel to `forward`.
-pub fn supervise(sfd: &mut SignalFd, child: Pid, mut forward: impl FnMut(Signal)) -> Result<WaitStatus> {
+pub fn supervise(
+    sfd: &mut SignalFd,
+    child: Pid,
+    mut forward: impl FnMut(Signal),
+) -> Result<WaitStatus> {
     loop {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
                 Ok(WaitStatus::StillAlive) => break,
                 Ok(status) if status.pid() == Some(child) => return Ok(status),
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(errno) => return Err(Error::Process { what: "wait for the command", errno }),
+                Err(errno) => {
+                    return Err(Error::Process {
+                        what: "wait for the command",
+                        errno,
+                    })
+                }
             }
         }
         let info = match sfd.read_signal() {
             Ok(Some(info)) => info,
             Ok(None) | Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(Error::Process { what: "read the signalfd", errno }),
+            Err(errno) => {
+                return Err(Error::Process {
+                    what: "read the signalfd",
+                    errno,
+                })
+            }
         };
-        let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
+        let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+            continue;
+        };
         if sig == Signal::SIGCHLD || info.ssi_code == SI_KERNEL {
             continue;
         }
@@ -96,7 +116,12 @@ pub fn wait_for(child: Pid) -> Result<WaitStatus> {
         match waitpid(child, Some(WaitPidFlag::__WALL)) {
             Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(status),
             Ok(_) | Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(Error::Process { what: "wait for the sandbox", errno }),
+            Err(errno) => {
+                return Err(Error::Process {
+                    what: "wait for the sandbox",
+                    errno,
+                })
+            }
         }
     }
 }
@@ -109,7 +134,10 @@ pub fn die_with_parent(parent: &impl AsFd) -> Result<()> {
     match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
         Ok(0) => Ok(()),
         Ok(_) => linux::exit_now(crate::error::EXIT_SBX_FAILURE),
-        Err(errno) => Err(Error::Process { what: "check that sbx is still alive", errno }),
+        Err(errno) => Err(Error::Process {
+            what: "check that sbx is still alive",
+            errno,
+        }),
     }
 }
 
@@ -138,7 +166,9 @@ pub fn kill_leftovers(pid1: bool) {
 
 /// The pids whose parent is `parent`, from /proc.
 fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
         .filter(|pid| {
@@ -162,8 +192,14 @@ mod tests {
     fn exit_codes_follow_the_shell_convention() {
         let pid = Pid::from_raw(2);
         assert_eq!(exit_code(WaitStatus::Exited(pid, 42)), 42);
-        assert_eq!(exit_code(WaitStatus::Signaled(pid, Signal::SIGTERM, false)), 143);
-        assert_eq!(exit_code(WaitStatus::Signaled(pid, Signal::SIGKILL, true)), 137);
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGTERM, false)),
+            143
+        );
+        assert_eq!(
+            exit_code(WaitStatus::Signaled(pid, Signal::SIGKILL, true)),
+            137
+        );
     }
 
     #[test]
@@ -173,6 +209,9 @@ mod tests {
             assert!(set.contains(sig));
         }
         assert!(set.contains(Signal::SIGCHLD));
-        assert!(!set.contains(Signal::SIGTSTP), "job control must keep working");
+        assert!(
+            !set.contains(Signal::SIGTSTP),
+            "job control must keep working"
+        );
     }
 }

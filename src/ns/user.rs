@@ -25,7 +25,10 @@ impl IdMap {
 /// Unshares the user namespace and maps the caller's own uid and gid into it.
 pub fn enter_user_namespace(sys: &mut impl Sys, uid: IdMap, gid: IdMap) -> Result<()> {
     sys.unshare(libc::CLONE_NEWUSER)
-        .map_err(|errno| Error::UserNamespace { errno, hint: userns_hint(errno, &SysctlFiles::host()) })?;
+        .map_err(|errno| Error::UserNamespace {
+            errno,
+            hint: userns_hint(errno, &SysctlFiles::host()),
+        })?;
     // setgroups must be denied before an unprivileged process may write gid_map; it also stops
     // the sandbox from dropping supplementary groups to get around "deny" permissions.
     write_map(sys, "/proc/self/setgroups", b"deny")?;
@@ -35,12 +38,13 @@ pub fn enter_user_namespace(sys: &mut impl Sys, uid: IdMap, gid: IdMap) -> Resul
 }
 
 fn write_map(sys: &mut impl Sys, path: &'static str, contents: &[u8]) -> Result<()> {
-    sys.write_file(Path::new(path), contents).map_err(|errno| Error::IdMap {
-        path: path.to_string(),
-        errno,
-        hint: "the kernel refused the id mapping; sbx maps only the caller's own ids here, so \
+    sys.write_file(Path::new(path), contents)
+        .map_err(|errno| Error::IdMap {
+            path: path.to_string(),
+            errno,
+            hint: "the kernel refused the id mapping; sbx maps only the caller's own ids here, so \
                this usually means /proc is not the current PID namespace's or an LSM denied it",
-    })
+        })
 }
 
 /// Where the sysctls that gate unprivileged user namespaces live (a test points it elsewhere).
@@ -50,11 +54,15 @@ pub struct SysctlFiles<'a> {
 
 impl SysctlFiles<'_> {
     pub fn host() -> SysctlFiles<'static> {
-        SysctlFiles { root: Path::new("/proc/sys") }
+        SysctlFiles {
+            root: Path::new("/proc/sys"),
+        }
     }
 
     fn read(&self, rel: &str) -> Option<String> {
-        std::fs::read_to_string(self.root.join(rel)).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(self.root.join(rel))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 }
 
@@ -67,11 +75,17 @@ pub fn userns_hint(errno: Errno, sysctl: &SysctlFiles) -> String {
             .to_string());
     }
     if sysctl.read("kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        hints.push("Debian's kernel.unprivileged_userns_clone is 0. Enable it with \
+        hints.push(
+            "Debian's kernel.unprivileged_userns_clone is 0. Enable it with \
                     `sudo sysctl -w kernel.unprivileged_userns_clone=1`."
-            .to_string());
+                .to_string(),
+        );
     }
-    if sysctl.read("kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+    if sysctl
+        .read("kernel/apparmor_restrict_unprivileged_userns")
+        .as_deref()
+        == Some("1")
+    {
         hints.push("Ubuntu's AppArmor restricts unprivileged user namespaces \
                     (kernel.apparmor_restrict_unprivileged_userns=1). Give sbx an AppArmor profile \
                     with `userns,` or run `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`."
@@ -106,8 +120,14 @@ mod tests {
         let mut sys = Fake::new();
         enter_user_namespace(
             &mut sys,
-            IdMap { inside: 0, outside: 1000 },
-            IdMap { inside: 0, outside: 100 },
+            IdMap {
+                inside: 0,
+                outside: 1000,
+            },
+            IdMap {
+                inside: 0,
+                outside: 100,
+            },
         )
         .unwrap();
         assert_eq!(
@@ -124,11 +144,19 @@ mod tests {
     #[test]
     fn a_failed_map_write_stops_the_setup() {
         let mut sys = Fake::new();
-        sys.failures.push(("write(/proc/self/uid_map".into(), Errno::EPERM));
-        let id = IdMap { inside: 1, outside: 1 };
+        sys.failures
+            .push(("write(/proc/self/uid_map".into(), Errno::EPERM));
+        let id = IdMap {
+            inside: 1,
+            outside: 1,
+        };
         let err = enter_user_namespace(&mut sys, id, id).unwrap_err();
         assert!(err.to_string().contains("/proc/self/uid_map"));
-        assert_eq!(sys.calls.len(), 3, "gid_map must not be written after a failure");
+        assert_eq!(
+            sys.calls.len(),
+            3,
+            "gid_map must not be written after a failure"
+        );
     }
 
     fn sysctl_dir(files: &[(&str, &str)]) -> std::path::PathBuf {
@@ -152,10 +180,19 @@ mod tests {
         assert!(hint.contains("user.max_user_namespaces"), "{hint}");
         let dir = sysctl_dir(&[("kernel/unprivileged_userns_clone", "0\n"), ("user/x", "")]);
         let hint = userns_hint(Errno::EPERM, &SysctlFiles { root: &dir });
-        assert!(hint.contains("kernel.unprivileged_userns_clone=1"), "{hint}");
-        let dir = sysctl_dir(&[("kernel/apparmor_restrict_unprivileged_userns", "1"), ("a/b/c", "")]);
+        assert!(
+            hint.contains("kernel.unprivileged_userns_clone=1"),
+            "{hint}"
+        );
+        let dir = sysctl_dir(&[
+            ("kernel/apparmor_restrict_unprivileged_userns", "1"),
+            ("a/b/c", ""),
+        ]);
         let hint = userns_hint(Errno::EPERM, &SysctlFiles { root: &dir });
-        assert!(hint.contains("apparmor_restrict_unprivileged_userns"), "{hint}");
+        assert!(
+            hint.contains("apparmor_restrict_unprivileged_userns"),
+            "{hint}"
+        );
         let empty = sysctl_dir(&[("nothing/here/at/all", "")]);
         let hint = userns_hint(Errno::EPERM, &SysctlFiles { root: &empty });
         assert!(hint.contains("seccomp"), "{hint}");

@@ -4,7 +4,10 @@ use crate::error::{Error, Result};
 use crate::sys::Sys;
 
 pub fn set_hostname(sys: &mut impl Sys, name: &str) -> Result<()> {
-    sys.sethostname(name).map_err(|errno| Error::Hostname { name: name.to_string(), errno })
+    sys.sethostname(name).map_err(|errno| Error::Hostname {
+        name: name.to_string(),
+        errno,
+    })
 }
 
 /// Checks a hostname before anything is set up: 1 to 64 bytes (the kernel's limit), no NUL.

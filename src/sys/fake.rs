@@ -19,11 +19,18 @@ pub struct Fake {
 
 impl Fake {
     pub fn new() -> Fake {
-        Fake { last_cap: 40, ..Fake::default() }
+        Fake {
+            last_cap: 40,
+            ..Fake::default()
+        }
     }
 
     fn record(&mut self, call: String) -> Result<(), Errno> {
-        let failure = self.failures.iter().find(|(k, _)| call.starts_with(k.as_str())).map(|f| f.1);
+        let failure = self
+            .failures
+            .iter()
+            .find(|(k, _)| call.starts_with(k.as_str()))
+            .map(|f| f.1);
         self.calls.push(call);
         failure.map_or(Ok(()), Err)
     }
@@ -34,7 +41,11 @@ impl Sys for Fake {
         self.record(format!("unshare({})", crate::ns::flag_names(flags)))
     }
     fn write_file(&mut self, path: &Path, contents: &[u8]) -> Result<(), Errno> {
-        self.record(format!("write({}, {:?})", path.display(), String::from_utf8_lossy(contents)))
+        self.record(format!(
+            "write({}, {:?})",
+            path.display(),
+            String::from_utf8_lossy(contents)
+        ))
     }
     fn mount(
         &mut self,
@@ -45,11 +56,13 @@ impl Sys for Fake {
         data: Option<&str>,
     ) -> Result<(), Errno> {
         self.record(format!(
-            "mount({:?}, {}, {:?}, {:?}, {:?})",
+            "mount({:?}, {}, {:?}, {}, {:?})",
             source.map(Path::display).map(|d| d.to_string()),
             target.display(),
             fstype,
-            flags,
+            format!("{flags:?}")
+                .trim_start_matches("MsFlags(")
+                .trim_end_matches(')'),
             data
         ))
     }
@@ -62,14 +75,19 @@ impl Sys for Fake {
     fn chdir(&mut self, path: &Path) -> Result<(), Errno> {
         self.record(format!("chdir({})", path.display()))
     }
-    fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno> {
+    fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno> {
         if cap > self.last_cap {
             return Err(Errno::EINVAL);
         }
+        Ok(true)
+    }
+    fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno> {
         self.record(format!("capbset_drop({cap})"))
     }
     fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
-        self.record(format!("capset({effective:#x}, {permitted:#x}, {inheritable:#x})"))
+        self.record(format!(
+            "capset({effective:#x}, {permitted:#x}, {inheritable:#x})"
+        ))
     }
     fn cap_ambient_clear_all(&mut self) -> Result<(), Errno> {
         self.record("cap_ambient_clear_all".into())

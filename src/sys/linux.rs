@@ -62,7 +62,15 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: libc::c_int) -> Result<(), Errno>
 /// prctl(2) with integer arguments only.
 fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<libc::c_int, Errno> {
     // SAFETY: every option used through this helper takes integer arguments only.
-    Errno::result(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+    Errno::result(unsafe {
+        libc::prctl(
+            option,
+            arg2,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
 }
 
 pub fn set_pdeathsig(sig: libc::c_int) -> Result<(), Errno> {
@@ -80,6 +88,11 @@ pub fn set_no_new_privs() -> Result<(), Errno> {
 
 pub fn set_child_subreaper() -> Result<(), Errno> {
     prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(drop)
+}
+
+/// Whether a capability is in the bounding set. EINVAL means the kernel has no such capability.
+pub fn capbset_read(cap: u32) -> Result<bool, Errno> {
+    prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong).map(|r| r == 1)
 }
 
 /// Drops one capability from the bounding set. EINVAL means the kernel has no such capability.
@@ -132,9 +145,16 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Er
         inheritable: u32,
     }
     const VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header { version: VERSION_3, pid: 0 };
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
     let data = [
-        Data { effective: effective as u32, permitted: permitted as u32, inheritable: inheritable as u32 },
+        Data {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
         Data {
             effective: (effective >> 32) as u32,
             permitted: (permitted >> 32) as u32,
@@ -173,7 +193,11 @@ pub fn fd_is_open(fd: RawFd) -> bool {
 pub fn set_cloexec(fd: RawFd, on: bool) -> Result<(), Errno> {
     // SAFETY: fcntl on an integer fd with integer arguments.
     let flags = Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
     // SAFETY: as above.
     Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
 }

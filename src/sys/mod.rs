@@ -27,6 +27,8 @@ pub trait Sys {
     fn sethostname(&mut self, name: &str) -> Result<(), Errno>;
     fn loopback_up(&mut self) -> Result<(), Errno>;
     fn chdir(&mut self, path: &Path) -> Result<(), Errno>;
+    /// Whether `cap` is in the bounding set; EINVAL when the kernel has no such capability.
+    fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno>;
     fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno>;
     fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno>;
     fn cap_ambient_clear_all(&mut self) -> Result<(), Errno>;
@@ -76,6 +78,10 @@ impl Sys for Linux {
 
     fn chdir(&mut self, path: &Path) -> Result<(), Errno> {
         nix::unistd::chdir(path)
+    }
+
+    fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno> {
+        linux::capbset_read(cap)
     }
 
     fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno> {
