@@ -6,6 +6,30 @@ complete -c sbx -l setenv -d 'Set NAME to VALUE in the command\'s environment (a
 complete -c sbx -l unsetenv -d 'Remove NAME from the command\'s environment (applied in command-line order)' -r
 complete -c sbx -l cap-add -d 'Keep capability CAP (CAP_NET_RAW, net_raw or ALL); every other one is dropped, the bounding set included. Repeatable' -r
 complete -c sbx -l json-status-fd -d 'Write JSON lines with the sandbox\'s status to FD: {"child-pid": N, "<ns>-namespace": INODE, ...} when the command starts, then {"exit-code": N} when it ends (bwrap\'s keys)' -r
+complete -c sbx -l bind -d 'Bind-mount SRC (from the host) on DEST, read-write, recursively, nosuid and nodev' -r -F
+complete -c sbx -l bind-try -d 'Like --bind, but a missing SRC is skipped' -r -F
+complete -c sbx -l ro-bind -d 'Bind-mount SRC on DEST read-only, in every submount too' -r -F
+complete -c sbx -l ro-bind-try -d 'Like --ro-bind, but a missing SRC is skipped' -r -F
+complete -c sbx -l dev-bind -d 'Bind-mount SRC on DEST read-write with device nodes usable (no nodev)' -r -F
+complete -c sbx -l dev-bind-try -d 'Like --dev-bind, but a missing SRC is skipped' -r -F
+complete -c sbx -l tmpfs -d 'Mount a new tmpfs on DEST (see --size and --perms)' -r -F
+complete -c sbx -l size -d 'The size limit of the next --tmpfs, in bytes (suffixes k, m, g allowed)' -r
+complete -c sbx -l perms -d 'The octal permissions of the next --tmpfs or --dir (default 0755)' -r
+complete -c sbx -l dir -d 'Create the directory DEST (and its parents)' -r -F
+complete -c sbx -l symlink -d 'Create a symbolic link DEST pointing to TARGET' -r -F
+complete -c sbx -l remount-ro -d 'Make the mount at DEST read-only, with all its submounts' -r -F
+complete -c sbx -l proc -d 'Mount a fresh procfs for the sandbox\'s PID namespace on DEST; /proc/sys, /proc/sysrq-trigger, /proc/irq and /proc/bus are read-only' -r -F
+complete -c sbx -l dev -d 'Mount a minimal /dev on DEST: null, zero, full, random, urandom and tty from the host, the stdin, stdout, stderr, fd and core links, ptmx on a new devpts instance, shm as tmpfs' -r -F
+complete -c sbx -l mqueue -d 'Mount a POSIX message queue filesystem on DEST (needs the sandbox\'s own IPC namespace)' -r -F
+complete -c sbx -l overlay-src -d 'Add SRC as a lower layer of the next overlay (later ones are higher)' -r -F
+complete -c sbx -l tmp-overlay -d 'Mount an overlay of the --overlay-src layers on DEST, with writes going to an invisible tmpfs that disappears with the sandbox' -r -F
+complete -c sbx -l overlay -d 'Mount an overlay of the --overlay-src layers on DEST, with writes going to RWSRC (WORKDIR is overlayfs\' empty work directory on the same filesystem)' -r -F
+complete -c sbx -l mask -d 'Put an empty, unreadable mount over PATH (skipped when PATH does not exist inside)' -r -F
+complete -c sbx -l root -d 'Start the view from the root tree DIR (e.g. a debootstrap\'d system) instead of an empty tmpfs; without other filesystem options, /dev, /proc and /tmp are mounted where DIR has them' -r -F
+complete -c sbx -l propagation -d 'Mount propagation of the sandbox\'s tree, as unshare(1) means it. The default, private, keeps every mount made inside from reaching the host' -r -f -a "private\t'Nothing propagates in either direction'
+slave\t'Mounts from the host propagate in; nothing propagates out'
+shared\t'Mounts propagate both ways (only meaningful for real root)'
+unchanged\t'Keep what the new mount namespace inherited'"
 complete -c sbx -s r -l map-root -d 'Map the caller\'s uid and gid to 0 (root) inside the sandbox'
 complete -c sbx -l map-current -d 'Map the caller\'s uid and gid to themselves inside the sandbox (the default)'
 complete -c sbx -l share-net -d 'Keep the host\'s network namespace (the sandbox sees the host\'s interfaces)'

@@ -16,10 +16,21 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// /proc/self/setgroups ("deny"), uid_map and gid_map; (2) as mapped root inside it, unshare the
 /// other namespaces and fork, so that the command lives in the new PID namespace under sbx's own
 /// PID 1, which reaps zombies, forwards signals and returns the command's exit status; (3) make
-/// every mount private and mount a fresh /proc, set the hostname and bring the loopback interface
-/// up; (4) drop every capability (the bounding set included) except those kept with --cap-add,
-/// set no_new_privs, close inherited file descriptors above 2 and execute the command, looked up
-/// on the PATH of its environment.
+/// every mount private, build the filesystem view on a new tmpfs root and pivot_root into it,
+/// set the hostname and bring the loopback interface up; (4) drop every capability (the
+/// bounding set included) except those kept with --cap-add, set no_new_privs, close inherited
+/// file descriptors above 2 and execute the command, looked up on the PATH of its environment.
+///
+/// THE FILESYSTEM VIEW: without filesystem options the view is safe for untrusted builds: the
+/// host's root read-only; private tmpfs on /tmp, /var/tmp, /run and /dev/shm; a fresh /proc; a
+/// minimal /dev; the caller's home replaced by an empty private directory, into which come back
+/// the current directory (read-write) and the toolchain directories that exist (~/.cargo,
+/// ~/.rustup, ~/.local/bin, ~/.local/lib, ~/.pyenv, ~/.nvm, ~/go, ...) through a copy-on-write
+/// overlay whose writes vanish with the sandbox; secrets under the current directory (~/.ssh,
+/// ~/.gnupg, ~/.aws, ... when it is home itself) are masked. With any filesystem option the view
+/// starts empty and holds only what the options ask for, applied in command-line order (bwrap's
+/// semantics). Every destination is resolved beneath the new root, never through a symlink out
+/// of it, and every mount is attached from a file descriptor.
 ///
 /// EXIT STATUS: the command's status; 128+N when it was killed by signal N; 125 when sbx itself
 /// fails; 126 when the command exists but cannot be executed; 127 when it is not found.
@@ -116,9 +127,114 @@ pub struct Cli {
     #[arg(short, long, help_heading = "Process")]
     pub verbose: bool,
 
+    /// Bind-mount SRC (from the host) on DEST, read-write, recursively, nosuid and nodev.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub bind: Vec<PathBuf>,
+
+    /// Like --bind, but a missing SRC is skipped.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub bind_try: Vec<PathBuf>,
+
+    /// Bind-mount SRC on DEST read-only, in every submount too.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub ro_bind: Vec<PathBuf>,
+
+    /// Like --ro-bind, but a missing SRC is skipped.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub ro_bind_try: Vec<PathBuf>,
+
+    /// Bind-mount SRC on DEST read-write with device nodes usable (no nodev).
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub dev_bind: Vec<PathBuf>,
+
+    /// Like --dev-bind, but a missing SRC is skipped.
+    #[arg(long, num_args = 2, value_names = ["SRC", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub dev_bind_try: Vec<PathBuf>,
+
+    /// Mount a new tmpfs on DEST (see --size and --perms).
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub tmpfs: Vec<PathBuf>,
+
+    /// The size limit of the next --tmpfs, in bytes (suffixes k, m, g allowed).
+    #[arg(long, value_name = "BYTES", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub size: Vec<String>,
+
+    /// The octal permissions of the next --tmpfs or --dir (default 0755).
+    #[arg(long, value_name = "OCTAL", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub perms: Vec<String>,
+
+    /// Create the directory DEST (and its parents).
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub dir: Vec<PathBuf>,
+
+    /// Create a symbolic link DEST pointing to TARGET.
+    #[arg(long, num_args = 2, value_names = ["TARGET", "DEST"], action = ArgAction::Append, help_heading = "Filesystem")]
+    pub symlink: Vec<PathBuf>,
+
+    /// Make the mount at DEST read-only, with all its submounts.
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub remount_ro: Vec<PathBuf>,
+
+    /// Mount a fresh procfs for the sandbox's PID namespace on DEST; /proc/sys,
+    /// /proc/sysrq-trigger, /proc/irq and /proc/bus are read-only.
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub proc: Vec<PathBuf>,
+
+    /// Mount a minimal /dev on DEST: null, zero, full, random, urandom and tty from the host,
+    /// the stdin, stdout, stderr, fd and core links, ptmx on a new devpts instance, shm as tmpfs.
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub dev: Vec<PathBuf>,
+
+    /// Mount a POSIX message queue filesystem on DEST (needs the sandbox's own IPC namespace).
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub mqueue: Vec<PathBuf>,
+
+    /// Add SRC as a lower layer of the next overlay (later ones are higher).
+    #[arg(long, value_name = "SRC", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub overlay_src: Vec<PathBuf>,
+
+    /// Mount an overlay of the --overlay-src layers on DEST, with writes going to an invisible
+    /// tmpfs that disappears with the sandbox.
+    #[arg(long, value_name = "DEST", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub tmp_overlay: Vec<PathBuf>,
+
+    /// Mount an overlay of the --overlay-src layers on DEST, with writes going to RWSRC (WORKDIR
+    /// is overlayfs' empty work directory on the same filesystem).
+    #[arg(long, num_args = 3, value_names = ["RWSRC", "WORKDIR", "DEST"], action = ArgAction::Append,
+          help_heading = "Filesystem")]
+    pub overlay: Vec<PathBuf>,
+
+    /// Put an empty, unreadable mount over PATH (skipped when PATH does not exist inside).
+    #[arg(long, value_name = "PATH", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub mask: Vec<PathBuf>,
+
+    /// Start the view from the root tree DIR (e.g. a debootstrap'd system) instead of an empty
+    /// tmpfs; without other filesystem options, /dev, /proc and /tmp are mounted where DIR has
+    /// them.
+    #[arg(long, value_name = "DIR", help_heading = "Filesystem")]
+    pub root: Option<PathBuf>,
+
+    /// Mount propagation of the sandbox's tree, as unshare(1) means it. The default, private,
+    /// keeps every mount made inside from reaching the host.
+    #[arg(long, value_name = "MODE", value_enum, help_heading = "Filesystem")]
+    pub propagation: Option<Propagation>,
+
     /// The command to run and its arguments (default: $SHELL, else /bin/sh).
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
+}
+
+/// Mount propagation modes (mount_namespaces(7)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Propagation {
+    /// Nothing propagates in either direction.
+    Private,
+    /// Mounts from the host propagate in; nothing propagates out.
+    Slave,
+    /// Mounts propagate both ways (only meaningful for real root).
+    Shared,
+    /// Keep what the new mount namespace inherited.
+    Unchanged,
 }
 
 /// The clap command, for parsing and for generating the man page and completions.

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, FromArgMatches};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Propagation};
 use crate::confine::caps::parse_capability;
 use crate::error::{Error, Result};
 use crate::exec::{self, EnvOp};
-use crate::ns::mount::MountPlan;
+use crate::ns::mount::{self, BindKind, FsOp, Upper, View};
 use crate::ns::user::IdMap;
 use crate::ns::{Ns, NsSet};
 
@@ -65,7 +65,7 @@ pub struct Plan {
     /// The namespaces to create, the user namespace included.
     pub namespaces: NsSet,
     pub hostname: Option<String>,
-    pub mounts: MountPlan,
+    pub view: View,
     pub workdir: Workdir,
     /// Capabilities kept, as a bit mask over capability numbers.
     pub keep_caps: u64,
@@ -79,10 +79,10 @@ impl Plan {
     /// Parses the command line (without the program name's handling of --help) into a plan.
     pub fn from_matches(matches: &ArgMatches, caller: &Caller) -> Result<Plan> {
         let cli = Cli::from_arg_matches(matches).map_err(|e| Error::Usage(e.to_string()))?;
-        Plan::build(cli, env_ops(matches), caller)
+        Plan::build(cli, env_ops(matches), fs_args(matches), caller)
     }
 
-    fn build(cli: Cli, env_ops: Vec<EnvOp>, caller: &Caller) -> Result<Plan> {
+    fn build(cli: Cli, env_ops: Vec<EnvOp>, fs_args: Vec<FsArg>, caller: &Caller) -> Result<Plan> {
         let usage = Error::Usage;
         let (mut inner_uid, mut inner_gid) = if cli.map_root {
             (0, 0)
@@ -171,6 +171,38 @@ impl Plan {
             }
         }
 
+        let own_pid_ns = namespaces.contains(Ns::Pid);
+        let mut view = if fs_args.iter().any(|a| a.starts_view()) || cli.root.is_some() {
+            let ops = fs_ops(fs_args).map_err(usage)?;
+            let mut view = View {
+                root: cli.root.clone(),
+                ops,
+                propagation: Propagation::Private,
+                own_pid_ns,
+            };
+            if let Some(root) = &cli.root {
+                if view.ops.is_empty() {
+                    view.ops = root_defaults(root);
+                }
+            }
+            view
+        } else {
+            let masks = fs_ops(fs_args).map_err(usage)?;
+            let home = caller.var("HOME").map(PathBuf::from);
+            let mut view = mount::default_view(
+                home.as_deref(),
+                caller.cwd.as_deref(),
+                &|p: &std::path::Path| p.symlink_metadata().is_ok(),
+                own_pid_ns,
+            );
+            view.ops.extend(masks);
+            view
+        };
+        if let Some(p) = cli.propagation {
+            view.propagation = p;
+        }
+        mount::validate(&view).map_err(usage)?;
+
         Ok(Plan {
             argv,
             envp,
@@ -182,9 +214,7 @@ impl Plan {
                 inside: inner_gid,
                 outside: caller.gid,
             },
-            mounts: MountPlan {
-                fresh_proc: namespaces.contains(Ns::Pid),
-            },
+            view,
             namespaces,
             hostname,
             workdir,
@@ -195,6 +225,167 @@ impl Plan {
             verbose: cli.verbose,
         })
     }
+}
+
+/// One filesystem option as given on the command line.
+#[derive(Debug, Clone)]
+struct FsArg {
+    id: &'static str,
+    values: Vec<PathBuf>,
+}
+
+impl FsArg {
+    /// Whether this option describes an explicit view (which then starts empty).
+    fn starts_view(&self) -> bool {
+        !matches!(self.id, "mask" | "size" | "perms")
+    }
+}
+
+/// The filesystem options and how many values each takes.
+const FS_ARGS: &[(&str, usize)] = &[
+    ("bind", 2),
+    ("bind_try", 2),
+    ("ro_bind", 2),
+    ("ro_bind_try", 2),
+    ("dev_bind", 2),
+    ("dev_bind_try", 2),
+    ("tmpfs", 1),
+    ("size", 1),
+    ("perms", 1),
+    ("dir", 1),
+    ("symlink", 2),
+    ("remount_ro", 1),
+    ("proc", 1),
+    ("dev", 1),
+    ("mqueue", 1),
+    ("overlay_src", 1),
+    ("tmp_overlay", 1),
+    ("overlay", 3),
+    ("mask", 1),
+];
+
+/// The filesystem options in command-line order.
+fn fs_args(matches: &ArgMatches) -> Vec<FsArg> {
+    let mut args: Vec<(usize, FsArg)> = Vec::new();
+    for &(id, arity) in FS_ARGS {
+        let (Some(values), Some(indices)) = (matches.get_raw(id), matches.indices_of(id)) else {
+            continue;
+        };
+        let values: Vec<PathBuf> = values.map(PathBuf::from).collect();
+        let indices: Vec<usize> = indices.collect();
+        for (vals, idx) in values.chunks(arity).zip(indices.chunks(arity)) {
+            args.push((
+                idx[0],
+                FsArg {
+                    id,
+                    values: vals.to_vec(),
+                },
+            ));
+        }
+    }
+    args.sort_by_key(|(idx, _)| *idx);
+    args.into_iter().map(|(_, a)| a).collect()
+}
+
+/// Turns the ordered options into view operations: --size and --perms apply to the next
+/// --tmpfs or --dir, --overlay-src layers to the next overlay.
+fn fs_ops(args: Vec<FsArg>) -> Result<Vec<FsOp>, String> {
+    let mut ops = Vec::new();
+    let (mut size, mut perms, mut lowers) = (None, None, Vec::new());
+    for a in args {
+        let v = |i: usize| a.values[i].clone();
+        let bind = |kind, optional| FsOp::Bind {
+            src: v(0),
+            dest: v(1),
+            kind,
+            optional,
+        };
+        let text = |i: usize| a.values[i].to_string_lossy().into_owned();
+        ops.push(match a.id {
+            "bind" => bind(BindKind::ReadWrite, false),
+            "bind_try" => bind(BindKind::ReadWrite, true),
+            "ro_bind" => bind(BindKind::ReadOnly, false),
+            "ro_bind_try" => bind(BindKind::ReadOnly, true),
+            "dev_bind" => bind(BindKind::Dev, false),
+            "dev_bind_try" => bind(BindKind::Dev, true),
+            "size" => {
+                size = Some(mount::parse_size(&text(0))?);
+                continue;
+            }
+            "perms" => {
+                perms = Some(mount::parse_perms(&text(0))?);
+                continue;
+            }
+            "tmpfs" => FsOp::Tmpfs {
+                dest: v(0),
+                size: size.take(),
+                perms: perms.take().unwrap_or(0o755),
+            },
+            "dir" => FsOp::Dir {
+                dest: v(0),
+                perms: perms.take(),
+            },
+            "symlink" => FsOp::Symlink {
+                target: v(0),
+                dest: v(1),
+            },
+            "remount_ro" => FsOp::RemountRo { dest: v(0) },
+            "proc" => FsOp::Proc { dest: v(0) },
+            "dev" => FsOp::Dev { dest: v(0) },
+            "mqueue" => FsOp::Mqueue { dest: v(0) },
+            "overlay_src" => {
+                lowers.push(v(0));
+                continue;
+            }
+            "tmp_overlay" => FsOp::Overlay {
+                lowers: std::mem::take(&mut lowers),
+                upper: Upper::Tmp,
+                dest: v(0),
+            },
+            "overlay" => FsOp::Overlay {
+                lowers: std::mem::take(&mut lowers),
+                upper: Upper::Dir {
+                    rw: v(0),
+                    work: v(1),
+                },
+                dest: v(2),
+            },
+            "mask" => FsOp::Mask { dest: v(0) },
+            other => return Err(format!("internal error: unknown filesystem option {other}")),
+        });
+    }
+    if size.is_some() || perms.is_some() {
+        return Err(
+            "--size and --perms apply to a following --tmpfs or --dir; none follows".into(),
+        );
+    }
+    if !lowers.is_empty() {
+        return Err("--overlay-src needs a following --tmp-overlay or --overlay".into());
+    }
+    Ok(ops)
+}
+
+/// What `--root DIR` alone mounts: /dev, /proc and /tmp where the tree has them.
+fn root_defaults(root: &std::path::Path) -> Vec<FsOp> {
+    let mut ops = Vec::new();
+    if root.join("dev").is_dir() {
+        ops.push(FsOp::Dev {
+            dest: "/dev".into(),
+        });
+    }
+    if root.join("proc").is_dir() {
+        ops.push(FsOp::Proc {
+            dest: "/proc".into(),
+        });
+    }
+    if root.join("tmp").is_dir() {
+        ops.push(FsOp::Tmpfs {
+            dest: "/tmp".into(),
+            size: None,
+            perms: 0o1777,
+        });
+    }
+    ops
 }
 
 /// The --setenv and --unsetenv operations in the order they were given.
@@ -300,7 +491,7 @@ mod tests {
         assert!(p.namespaces.contains(Ns::Time));
         assert_eq!(p.hostname, None);
         let p = plan(&["--share-pid", "true"]).unwrap();
-        assert!(!p.mounts.fresh_proc);
+        assert!(!p.view.own_pid_ns);
     }
 
     #[test]

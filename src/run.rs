@@ -12,7 +12,6 @@
 //! The command itself drops capabilities, sets no_new_privs, closes inherited fds and executes.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 
 use nix::unistd::Pid;
 
@@ -54,16 +53,18 @@ pub fn run(plan: &Plan) -> Result<i32> {
     drop(report_tx);
     drop(monitor);
 
-    // The keeper reports the host pid of the sandbox's PID 1, or closes the pipe on failure.
-    let mut buf = [0u8; 4];
-    let init = match nix::unistd::read(report_rx.as_raw_fd(), &mut buf) {
-        Ok(4) => Some(Pid::from_raw(i32::from_ne_bytes(buf))),
-        _ => None,
-    };
-    drop(report_rx);
+    // The keeper reports the host pid of the sandbox's PID 1 (and, for --json-status-fd, the
+    // namespace inodes), or closes the pipe on failure.
+    let mut report = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(report_rx), &mut report);
+    let init = report
+        .get(..4)
+        .map(|b| Pid::from_raw(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
     let init_fd = init.and_then(|pid| linux::pidfd_open(pid).ok());
     if let (Some(fd), Some(init)) = (plan.json_status_fd, init) {
-        let _ = linux::write_all_raw(fd, child_status_json(plan, init).as_bytes());
+        let namespaces = String::from_utf8_lossy(&report[4..]);
+        let line = format!("{{\"child-pid\": {}{namespaces}}}\n", init.as_raw());
+        let _ = linux::write_all_raw(fd, line.as_bytes());
     }
 
     let status = pid::supervise(&mut sfd, keeper, |sig| {
@@ -91,6 +92,20 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd) -> Result<i32> {
     let mut sys = Linux;
     enter_namespaces(&mut sys, plan)?;
 
+    // Opened now: once PID 1 pivots, this process's /proc is the sandbox's, where it has no pid.
+    let ns_dir = match plan.json_status_fd {
+        Some(_) => Some(
+            linux::openat2(
+                libc::AT_FDCWD,
+                c"/proc/self/ns",
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                0,
+            )
+            .map_err(Error::process("open /proc/self/ns"))?,
+        ),
+        None => None,
+    };
     let me = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd"))?;
     match linux::fork().map_err(Error::process("fork PID 1"))? {
         Fork::Child => {
@@ -100,7 +115,11 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd) -> Result<i32> {
         }
         Fork::Parent(init) => {
             drop(me);
-            let _ = nix::unistd::write(&report_tx, &init.as_raw().to_ne_bytes());
+            let mut msg = init.as_raw().to_ne_bytes().to_vec();
+            if let Some(dir) = &ns_dir {
+                msg.extend_from_slice(namespace_json(plan, dir).as_bytes());
+            }
+            let _ = linux::write_all_raw(report_tx.as_raw_fd(), &msg);
             drop(report_tx);
             Ok(pid::exit_code(pid::wait_for(init)?))
         }
@@ -130,14 +149,10 @@ pub fn enter_namespaces(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
 pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
     step!(
         plan,
-        "mounts: make / private{}",
-        if plan.mounts.fresh_proc {
-            ", fresh /proc"
-        } else {
-            ""
-        }
+        "filesystem view: {} operations, then pivot_root",
+        plan.view.ops.len()
     );
-    ns::mount::build_view(sys, &plan.mounts)?;
+    ns::mount::build_view(sys, &plan.view)?;
     if let Some(name) = &plan.hostname {
         step!(plan, "hostname {name}");
         ns::uts::set_hostname(sys, name)?;
@@ -264,20 +279,26 @@ fn close_fds_except(keep: &[i32]) -> Result<()> {
     linux::close_range_from(first, false).map_err(Error::process("close inherited fds"))
 }
 
-/// The first JSON status line, with bwrap's keys.
-fn child_status_json(plan: &Plan, init: Pid) -> String {
-    let mut json = format!("{{\"child-pid\": {}", init.as_raw());
+/// The namespace part of the first JSON status line, with bwrap's keys, read by the keeper
+/// from its own namespaces (the PID and time ones are those of its children).
+fn namespace_json(plan: &Plan, ns_dir: &OwnedFd) -> String {
+    let mut json = String::new();
     for ns in plan.namespaces.iter() {
-        let path = format!("/proc/{}/ns/{}", init.as_raw(), ns.proc_name());
-        if let Ok(meta) = std::fs::metadata(path) {
-            let key = match ns {
-                Ns::Mount => "mnt",
-                other => other.proc_name(),
-            };
-            json.push_str(&format!(", \"{key}-namespace\": {}", meta.ino()));
+        let file = match ns {
+            Ns::Pid => "pid_for_children",
+            Ns::Time => "time_for_children",
+            other => other.proc_name(),
+        };
+        let stat =
+            nix::sys::stat::fstatat(Some(ns_dir.as_raw_fd()), file, nix::fcntl::AtFlags::empty());
+        if let Ok(st) = stat {
+            json.push_str(&format!(
+                ", \"{}-namespace\": {}",
+                ns.proc_name(),
+                st.st_ino
+            ));
         }
     }
-    json.push_str("}\n");
     json
 }
 
@@ -322,7 +343,7 @@ mod tests {
                 "write(/proc/self/gid_map, \"0 1000 1\\n\")",
                 "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET|CLONE_NEWCGROUP)",
                 "mount(None, /, None, MS_REC | MS_PRIVATE, None)",
-                "mount(Some(\"proc\"), /proc, Some(\"proc\"), MS_NOSUID | MS_NODEV | MS_NOEXEC, None)",
+                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /w]",
                 "sethostname(box)",
                 "loopback_up",
                 "chdir(/w)",
@@ -354,7 +375,10 @@ mod tests {
             .calls
             .iter()
             .any(|c| c.starts_with("sethostname") || c == "loopback_up"));
-        assert!(!sys.calls.iter().any(|c| c.contains("\"proc\"")));
+        assert!(sys
+            .calls
+            .iter()
+            .any(|c| c.starts_with("apply_view[--ro-bind /")));
         assert!(sys.calls.contains(&"setsid".to_string()));
     }
 

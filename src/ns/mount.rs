@@ -1,52 +1,1188 @@
-//! The mount namespace (mount_namespaces(7)): the sandbox's filesystem view. Every mount is made
-//! private first, so nothing mounted inside propagates back to the host; then a fresh procfs for
-//! the new PID namespace is mounted on /proc.
+//! The mount namespace (mount_namespaces(7)) and the sandbox's filesystem view.
+//!
+//! The view is data ([`View`]: an optional root tree and a list of [`FsOp`] in command-line
+//! order), validated before anything is mounted. [`apply_view`] builds it in three phases:
+//!
+//! 1. **Sources.** While the host's tree is still in place, every source is opened: binds are
+//!    cloned with open_tree(2), overlays are created with fsopen(2)/fsmount(2). Nothing is
+//!    attached yet, and nothing is re-resolved by path later.
+//! 2. **The new root.** A tmpfs (or a clone of `--root DIR`) is attached in sbx's private mount
+//!    namespace, and each operation is applied in order. Every destination is resolved beneath
+//!    the new root with openat2(2) and `RESOLVE_IN_ROOT`, missing components are created one at
+//!    a time from a descriptor of their parent, and every mount is attached with move_mount(2)
+//!    onto a descriptor: a symlink cannot lead a mount out of the new root, and a swapped one
+//!    cannot redirect it (the CVE-2024-42472 class).
+//! 3. **pivot_root(2)** into the new root; the old root is stacked on top and detached at once,
+//!    so no `oldroot` or staging directory ever exists inside.
 
-use std::path::Path;
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
 
-use nix::mount::MsFlags;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::Mode;
 
+use crate::cli::Propagation;
 use crate::error::{Error, Result};
+use crate::sys::linux::{
+    self, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+    MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE,
+    RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+};
 use crate::sys::Sys;
 
-/// What the mount step does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountPlan {
-    /// Mount a fresh procfs on /proc (only meaningful with a new PID namespace).
-    pub fresh_proc: bool,
+/// How a bind mount may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindKind {
+    ReadWrite,
+    ReadOnly,
+    /// Read-write, and device nodes work (no nodev).
+    Dev,
 }
 
-/// Step 3 of the setup, run by sbx's PID 1 inside the new namespaces.
-pub fn build_view(sys: &mut impl Sys, plan: &MountPlan) -> Result<()> {
-    sys.mount(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-    )
-    .map_err(|errno| Error::Mount {
-        op: "make private the mounts under",
-        target: "/".into(),
-        errno,
-        hint: "the mount namespace could not be detached from the host's".into(),
-    })?;
-    if plan.fresh_proc {
-        sys.mount(
-            Some(Path::new("proc")),
-            Path::new("/proc"),
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-        )
-        .map_err(|errno| Error::Mount {
-            op: "mount a fresh procfs on",
-            target: "/proc".into(),
-            errno,
-            hint: "the kernel refuses a new procfs when the host's /proc is partly hidden \
-                   (as in many containers); use --share-pid there"
-                .into(),
-        })?;
+/// Where an overlay's writes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upper {
+    /// An invisible tmpfs that disappears with the sandbox.
+    Tmp,
+    /// A host directory and overlayfs' work directory beside it.
+    Dir { rw: PathBuf, work: PathBuf },
+}
+
+/// One operation of the view, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsOp {
+    Bind {
+        src: PathBuf,
+        dest: PathBuf,
+        kind: BindKind,
+        optional: bool,
+    },
+    Tmpfs {
+        dest: PathBuf,
+        size: Option<u64>,
+        perms: u32,
+    },
+    Dir {
+        dest: PathBuf,
+        perms: Option<u32>,
+    },
+    Symlink {
+        target: PathBuf,
+        dest: PathBuf,
+    },
+    RemountRo {
+        dest: PathBuf,
+    },
+    Proc {
+        dest: PathBuf,
+    },
+    Dev {
+        dest: PathBuf,
+    },
+    Mqueue {
+        dest: PathBuf,
+    },
+    Overlay {
+        lowers: Vec<PathBuf>,
+        upper: Upper,
+        dest: PathBuf,
+    },
+    Mask {
+        dest: PathBuf,
+    },
+}
+
+impl FsOp {
+    pub fn dest(&self) -> &Path {
+        match self {
+            FsOp::Bind { dest, .. }
+            | FsOp::Tmpfs { dest, .. }
+            | FsOp::Dir { dest, .. }
+            | FsOp::Symlink { dest, .. }
+            | FsOp::RemountRo { dest }
+            | FsOp::Proc { dest }
+            | FsOp::Dev { dest }
+            | FsOp::Mqueue { dest }
+            | FsOp::Overlay { dest, .. }
+            | FsOp::Mask { dest } => dest,
+        }
+    }
+}
+
+/// The whole filesystem view of a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// A root tree to start from instead of an empty tmpfs.
+    pub root: Option<PathBuf>,
+    pub ops: Vec<FsOp>,
+    pub propagation: Propagation,
+    /// Whether the sandbox has its own PID namespace (else /proc is the host's, bound).
+    pub own_pid_ns: bool,
+}
+
+/// The toolchain directories of home that the default view brings back copy-on-write.
+pub const TOOLCHAIN_DIRS: &[&str] = &[
+    ".cargo",
+    ".rustup",
+    ".local/bin",
+    ".local/lib",
+    ".pyenv",
+    ".nvm",
+    "go",
+    ".deno",
+    ".bun",
+    ".volta",
+    ".sdkman",
+    ".rbenv",
+    ".opam",
+    ".ghcup",
+    ".elan",
+];
+
+/// Secrets under home, masked wherever a view shows them. Credentials kept inside toolchain
+/// directories are listed too, since those come back into the default view.
+pub const SECRETS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".password-store",
+    ".local/share/keyrings",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".bash_history",
+    ".zsh_history",
+    ".local/share/fish/fish_history",
+    ".python_history",
+    ".node_repl_history",
+    ".psql_history",
+    ".mysql_history",
+    ".lesshst",
+    ".viminfo",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".config/gh",
+    ".pypirc",
+    ".npmrc",
+    ".vault-token",
+];
+
+/// The default view: safe for untrusted builds (see the man page). `existing` says which
+/// toolchain directories and secrets exist under `home` (checked by the caller, on the host).
+pub fn default_view(
+    home: Option<&Path>,
+    cwd: Option<&Path>,
+    exists: &dyn Fn(&Path) -> bool,
+    own_pid_ns: bool,
+) -> View {
+    let tmp = |dest: &str, perms: u32| FsOp::Tmpfs {
+        dest: dest.into(),
+        size: None,
+        perms,
+    };
+    let mut ops = vec![
+        FsOp::Bind {
+            src: "/".into(),
+            dest: "/".into(),
+            kind: BindKind::ReadOnly,
+            optional: false,
+        },
+        FsOp::Dev {
+            dest: "/dev".into(),
+        },
+        FsOp::Proc {
+            dest: "/proc".into(),
+        },
+        tmp("/tmp", 0o1777),
+        tmp("/var/tmp", 0o1777),
+        tmp("/run", 0o755),
+    ];
+    let home = home.filter(|h| h.is_absolute() && *h != Path::new("/"));
+    if let Some(home) = home {
+        ops.push(FsOp::Tmpfs {
+            dest: home.to_path_buf(),
+            size: None,
+            perms: 0o700,
+        });
+        for dir in TOOLCHAIN_DIRS {
+            let path = home.join(dir);
+            if exists(&path) {
+                ops.push(FsOp::Overlay {
+                    lowers: vec![path.clone()],
+                    upper: Upper::Tmp,
+                    dest: path,
+                });
+            }
+        }
+    }
+    if let Some(cwd) = cwd.filter(|c| c.is_absolute() && *c != Path::new("/")) {
+        ops.push(FsOp::Bind {
+            src: cwd.to_path_buf(),
+            dest: cwd.to_path_buf(),
+            kind: BindKind::ReadWrite,
+            optional: true,
+        });
+    }
+    if let Some(home) = home {
+        for secret in SECRETS {
+            let path = home.join(secret);
+            if exists(&path) {
+                ops.push(FsOp::Mask { dest: path });
+            }
+        }
+    }
+    View {
+        root: None,
+        ops,
+        propagation: Propagation::Private,
+        own_pid_ns,
+    }
+}
+
+/// Checks what can be checked on the host before anything is mounted: absolute destinations,
+/// sources that exist. Returns the message for the first problem.
+pub fn validate(view: &View) -> Result<(), String> {
+    if let Some(root) = &view.root {
+        if !root.is_dir() {
+            return Err(format!("--root {}: not a directory", root.display()));
+        }
+    }
+    for op in &view.ops {
+        let dest = op.dest();
+        if !dest.is_absolute() {
+            return Err(format!(
+                "{} {}: the destination must be an absolute path inside the sandbox",
+                op_name(op),
+                dest.display()
+            ));
+        }
+        match op {
+            FsOp::Bind {
+                src,
+                optional: false,
+                ..
+            } if std::fs::symlink_metadata(src).is_err() => {
+                return Err(format!(
+                    "{} {}: the source does not exist (use the -try form to skip a missing one)",
+                    op_name(op),
+                    src.display()
+                ));
+            }
+            FsOp::Overlay { lowers, upper, .. } => {
+                if lowers.is_empty() {
+                    return Err(format!(
+                        "{} {}: give the lower layers first with --overlay-src",
+                        op_name(op),
+                        dest.display()
+                    ));
+                }
+                let mut sources: Vec<&PathBuf> = lowers.iter().collect();
+                if let Upper::Dir { rw, work } = upper {
+                    sources.extend([rw, work]);
+                }
+                for src in sources {
+                    if !src.is_dir() {
+                        return Err(format!(
+                            "{} {}: the layer {} is not a directory",
+                            op_name(op),
+                            dest.display(),
+                            src.display()
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
+}
+
+/// The option that produces an operation, for messages.
+pub fn op_name(op: &FsOp) -> &'static str {
+    match op {
+        FsOp::Bind {
+            kind: BindKind::ReadWrite,
+            optional: false,
+            ..
+        } => "--bind",
+        FsOp::Bind {
+            kind: BindKind::ReadWrite,
+            optional: true,
+            ..
+        } => "--bind-try",
+        FsOp::Bind {
+            kind: BindKind::ReadOnly,
+            optional: false,
+            ..
+        } => "--ro-bind",
+        FsOp::Bind {
+            kind: BindKind::ReadOnly,
+            optional: true,
+            ..
+        } => "--ro-bind-try",
+        FsOp::Bind {
+            kind: BindKind::Dev,
+            optional: false,
+            ..
+        } => "--dev-bind",
+        FsOp::Bind {
+            kind: BindKind::Dev,
+            optional: true,
+            ..
+        } => "--dev-bind-try",
+        FsOp::Tmpfs { .. } => "--tmpfs",
+        FsOp::Dir { .. } => "--dir",
+        FsOp::Symlink { .. } => "--symlink",
+        FsOp::RemountRo { .. } => "--remount-ro",
+        FsOp::Proc { .. } => "--proc",
+        FsOp::Dev { .. } => "--dev",
+        FsOp::Mqueue { .. } => "--mqueue",
+        FsOp::Overlay {
+            upper: Upper::Tmp, ..
+        } => "--tmp-overlay",
+        FsOp::Overlay { .. } => "--overlay",
+        FsOp::Mask { .. } => "--mask",
+    }
+}
+
+/// Parses `--perms OCTAL`.
+pub fn parse_perms(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(p) if p <= 0o7777 => Ok(p),
+        _ => Err(format!(
+            "--perms {s}: not an octal mode from 0 to 7777 (e.g. 0755)"
+        )),
+    }
+}
+
+/// Parses `--size BYTES`, with an optional k, m or g suffix (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let err = || format!("--size {s}: not a size in bytes (e.g. 1048576, 512k, 64m, 2g)");
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult = match c.to_ascii_lowercase() {
+                'k' => 1u64 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                _ => return Err(err()),
+            };
+            (&s[..i], mult)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| err())?;
+    match n.checked_mul(mult) {
+        Some(0) | None => Err(err()),
+        Some(v) => Ok(v),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying the view (real system calls; run by sbx's PID 1 inside the new namespaces).
+
+fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).unwrap_or_else(|_| CString::from(c"\u{1}invalid"))
+}
+
+fn mount_err(op: &'static str, target: &Path, errno: Errno, hint: impl Into<String>) -> Error {
+    Error::Mount {
+        op,
+        target: target.to_path_buf(),
+        errno,
+        hint: hint.into(),
+    }
+}
+
+/// A source opened in phase 1.
+enum Source {
+    None,
+    Skip,
+    Tree(OwnedFd),
+    DevNodes(Vec<(&'static str, OwnedFd)>),
+}
+
+const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+const PROC_READ_ONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
+
+/// Step 3 of the setup, run by sbx's PID 1: make the mounts private (or as asked), so that
+/// nothing propagates to the host, then build the view and pivot into it.
+pub fn build_view(sys: &mut impl Sys, view: &View) -> Result<()> {
+    let flag = match view.propagation {
+        Propagation::Private => Some(MsFlags::MS_PRIVATE),
+        Propagation::Slave => Some(MsFlags::MS_SLAVE),
+        Propagation::Shared => Some(MsFlags::MS_SHARED),
+        Propagation::Unchanged => None,
+    };
+    if let Some(flag) = flag {
+        sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | flag, None)
+            .map_err(|e| {
+                mount_err(
+                    "set the propagation of",
+                    Path::new("/"),
+                    e,
+                    "the mount namespace could not be detached from the host's",
+                )
+            })?;
+    }
+    sys.apply_view(view)
+}
+
+/// Builds the view and pivots into it.
+pub fn apply_view(view: &View) -> Result<()> {
+    // Phase 1: open every source while the host's tree is in place.
+    let root_tree = match &view.root {
+        Some(dir) => Some(clone_tree(
+            dir,
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            "--root",
+        )?),
+        None => None,
+    };
+    let mut sources = Vec::with_capacity(view.ops.len());
+    for op in &view.ops {
+        sources.push(open_source(op, view.own_pid_ns)?);
+    }
+
+    // Phase 2: the new root, attached at a staging point of this private namespace.
+    let new_root = match root_tree {
+        Some(fd) => fd,
+        None => tmpfs(
+            None,
+            0o755,
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            Path::new("/"),
+        )?,
+    };
+    let staging = Path::new("/tmp");
+    linux::move_mount(
+        new_root.as_raw_fd(),
+        c"",
+        libc::AT_FDCWD,
+        &cstr(staging),
+        MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|e| {
+        mount_err(
+            "attach the new root on",
+            staging,
+            e,
+            "a directory /tmp must exist on the host",
+        )
+    })?;
+    drop(new_root);
+    let mut b = Builder {
+        staging: cstr(staging),
+        mask_store: None,
+    };
+    for (op, source) in view.ops.iter().zip(sources) {
+        b.apply(op, source, view.own_pid_ns)?;
+    }
+
+    // Phase 3: pivot_root(".", "."): the old root ends up stacked on the new one and is
+    // detached at once.
+    let top = b.root()?;
+    nix::unistd::fchdir(top.as_raw_fd())
+        .map_err(|e| mount_err("enter", Path::new("/"), e, "the new root"))?;
+    nix::unistd::pivot_root(".", ".")
+        .map_err(|e| mount_err("pivot_root into", Path::new("/"), e, "the new root"))?;
+    nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(|e| {
+        mount_err(
+            "detach the old root from",
+            Path::new("/"),
+            e,
+            "the old root",
+        )
+    })?;
+    nix::unistd::chdir("/").map_err(|e| mount_err("enter", Path::new("/"), e, "the new root"))?;
+    Ok(())
+}
+
+/// Clones a host tree recursively and sets its attributes (all submounts included).
+fn clone_tree(src: &Path, attr: u64, option: &'static str) -> Result<OwnedFd> {
+    let fd = linux::open_tree(
+        libc::AT_FDCWD,
+        &cstr(src),
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32,
+    )
+    .map_err(|e| {
+        mount_err(
+            "clone the host's",
+            src,
+            e,
+            format!("{option}: check that the source exists and is readable"),
+        )
+    })?;
+    linux::mount_setattr(fd.as_raw_fd(), true, attr, 0, 0).map_err(|e| {
+        mount_err(
+            "protect",
+            src,
+            e,
+            format!(
+                "{option}: a submount of {} could not be made {}: {}",
+                src.display(),
+                describe_attr(attr),
+                submounts(src).join(", ")
+            ),
+        )
+    })?;
+    Ok(fd)
+}
+
+fn describe_attr(attr: u64) -> String {
+    let mut v = Vec::new();
+    if attr & MOUNT_ATTR_RDONLY != 0 {
+        v.push("read-only");
+    }
+    if attr & MOUNT_ATTR_NOSUID != 0 {
+        v.push("nosuid");
+    }
+    if attr & MOUNT_ATTR_NODEV != 0 {
+        v.push("nodev");
+    }
+    v.join(", ")
+}
+
+/// Mount points at or under `path` on the host, for error messages.
+fn submounts(path: &Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(path))
+        .map(String::from)
+        .collect()
+}
+
+fn open_source(op: &FsOp, own_pid_ns: bool) -> Result<Source> {
+    Ok(match op {
+        FsOp::Bind {
+            src,
+            kind,
+            optional,
+            ..
+        } => {
+            if *optional && std::fs::symlink_metadata(src).is_err() {
+                return Ok(Source::Skip);
+            }
+            let attr = match kind {
+                BindKind::ReadOnly => MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                BindKind::ReadWrite => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                BindKind::Dev => MOUNT_ATTR_NOSUID,
+            };
+            Source::Tree(clone_tree(src, attr, op_name(op))?)
+        }
+        FsOp::Overlay {
+            lowers,
+            upper,
+            dest,
+        } => Source::Tree(overlay(lowers, upper, dest)?),
+        FsOp::Dev { .. } => {
+            let mut nodes = Vec::new();
+            for name in DEV_NODES {
+                let path = Path::new("/dev").join(name);
+                match linux::open_tree(
+                    libc::AT_FDCWD,
+                    &cstr(&path),
+                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+                ) {
+                    Ok(fd) => nodes.push((name, fd)),
+                    Err(Errno::ENOENT) => {}
+                    Err(e) => {
+                        return Err(mount_err(
+                            "clone the host's",
+                            &path,
+                            e,
+                            "--dev needs the host's basic device nodes",
+                        ))
+                    }
+                }
+            }
+            Source::DevNodes(nodes)
+        }
+        FsOp::Proc { .. } if !own_pid_ns => {
+            // A new procfs needs a PID namespace of the sandbox's own; show the host's instead.
+            Source::Tree(clone_tree(
+                Path::new("/proc"),
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                "--proc",
+            )?)
+        }
+        _ => Source::None,
+    })
+}
+
+/// A detached tmpfs.
+fn tmpfs(size: Option<u64>, perms: u32, attr: u64, dest: &Path) -> Result<OwnedFd> {
+    let err = |e| {
+        mount_err(
+            "create a tmpfs for",
+            dest,
+            e,
+            "the kernel refused a tmpfs with these options",
+        )
+    };
+    let fs = linux::fsopen(c"tmpfs").map_err(err)?;
+    let mode = CString::new(format!("{perms:o}")).unwrap_or_default();
+    linux::fsconfig_string(&fs, c"mode", &mode).map_err(err)?;
+    if let Some(size) = size {
+        let size = CString::new(size.to_string()).unwrap_or_default();
+        linux::fsconfig_string(&fs, c"size", &size).map_err(err)?;
+    }
+    linux::fsmount(&fs, attr).map_err(err)
+}
+
+/// A detached overlay of `lowers` (the last one highest).
+fn overlay(lowers: &[PathBuf], upper: &Upper, dest: &Path) -> Result<OwnedFd> {
+    let err = |e| {
+        mount_err(
+            "create an overlay for",
+            dest,
+            e,
+            "overlayfs refused the layers (rootless overlays need Linux 5.11+; upper and work \
+             directories must be on the same filesystem, and the work directory empty)",
+        )
+    };
+    let fs = linux::fsopen(c"overlay").map_err(err)?;
+    let escape = |p: &Path| {
+        let s = p.as_os_str().as_bytes();
+        let mut out = Vec::with_capacity(s.len());
+        for &b in s {
+            if b == b':' || b == b'\\' || b == b',' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out
+    };
+    let mut lowerdir = Vec::new();
+    for (i, l) in lowers.iter().rev().enumerate() {
+        if i > 0 {
+            lowerdir.push(b':');
+        }
+        lowerdir.extend(escape(l));
+    }
+    linux::fsconfig_string(
+        &fs,
+        c"lowerdir",
+        &CString::new(lowerdir).unwrap_or_default(),
+    )
+    .map_err(err)?;
+    // The tmpfs that holds a --tmp-overlay's writes stays referenced by the overlay only.
+    let _store;
+    let (upperdir, workdir) = match upper {
+        Upper::Tmp => {
+            let store = tmpfs(None, 0o755, 0, dest)?;
+            for d in ["upper", "work"] {
+                nix::sys::stat::mkdirat(
+                    Some(store.as_raw_fd()),
+                    d,
+                    Mode::from_bits_truncate(0o755),
+                )
+                .map_err(err)?;
+            }
+            let base = format!("/proc/self/fd/{}", store.as_raw_fd());
+            _store = store;
+            (
+                PathBuf::from(format!("{base}/upper")),
+                PathBuf::from(format!("{base}/work")),
+            )
+        }
+        Upper::Dir { rw, work } => (rw.clone(), work.clone()),
+    };
+    linux::fsconfig_string(&fs, c"upperdir", &cstr(&upperdir)).map_err(err)?;
+    linux::fsconfig_string(&fs, c"workdir", &cstr(&workdir)).map_err(err)?;
+    // Rootless overlays keep their metadata in user.* xattrs.
+    linux::fsconfig_flag(&fs, c"userxattr").map_err(err)?;
+    linux::fsmount(&fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(err)
+}
+
+struct Builder {
+    /// Where the new root is attached, as a path of the old root.
+    staging: CString,
+    /// A read-only tmpfs holding one empty, unreadable file, for masking files.
+    mask_store: Option<OwnedFd>,
+}
+
+impl Builder {
+    /// The top of the new root. Opened afresh each time, since a mount on "/" covers it.
+    fn root(&self) -> Result<OwnedFd> {
+        linux::openat2(
+            libc::AT_FDCWD,
+            &self.staging,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            0,
+        )
+        .map_err(|e| mount_err("open", Path::new("/"), e, "the new root disappeared"))
+    }
+
+    /// Resolves `dest` beneath the new root without creating anything.
+    fn resolve(&self, dest: &Path) -> Result<OwnedFd, Errno> {
+        let root = self.root().map_err(|_| Errno::ENOENT)?;
+        let rel = relative(dest);
+        linux::openat2(
+            root.as_raw_fd(),
+            &rel,
+            libc::O_PATH,
+            0,
+            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        )
+    }
+
+    /// Resolves `dest` beneath the new root, creating missing components (directories, and
+    /// the last one as a file when `dir` is false). Returns an O_PATH descriptor.
+    fn mountpoint(&self, dest: &Path, dir: bool, option: &'static str) -> Result<OwnedFd> {
+        let err = |e: Errno| {
+            mount_err(
+                "create the mount point",
+                dest,
+                e,
+                format!("{option}: its parent must be writable in the view built so far (a tmpfs, --dir or a read-write bind)"),
+            )
+        };
+        let root = self.root()?;
+        let comps: Vec<&OsStr> = dest
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n),
+                Component::ParentDir => Some(OsStr::new("..")),
+                _ => None,
+            })
+            .collect();
+        let resolve = |upto: usize, flags: i32| {
+            let mut p = PathBuf::from(".");
+            for c in &comps[..upto] {
+                p.push(c);
+            }
+            linux::openat2(
+                root.as_raw_fd(),
+                &cstr(&p),
+                flags,
+                0,
+                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            )
+        };
+        for i in 0..comps.len() {
+            match resolve(i + 1, libc::O_PATH) {
+                Ok(fd) if i + 1 == comps.len() => return Ok(fd),
+                Ok(_) => continue,
+                Err(Errno::ENOENT) => {
+                    let parent = resolve(i, libc::O_PATH | libc::O_DIRECTORY).map_err(err)?;
+                    let name = comps[i];
+                    let last = i + 1 == comps.len();
+                    let made = if last && !dir {
+                        nix::fcntl::openat(
+                            Some(parent.as_raw_fd()),
+                            name,
+                            OFlag::O_CREAT
+                                | OFlag::O_EXCL
+                                | OFlag::O_WRONLY
+                                | OFlag::O_NOFOLLOW
+                                | OFlag::O_CLOEXEC,
+                            Mode::from_bits_truncate(0o644),
+                        )
+                        .and_then(nix::unistd::close)
+                    } else {
+                        nix::sys::stat::mkdirat(
+                            Some(parent.as_raw_fd()),
+                            name,
+                            Mode::from_bits_truncate(0o755),
+                        )
+                    };
+                    match made {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(err(e)),
+                    }
+                    let fd = resolve(i + 1, libc::O_PATH).map_err(err)?;
+                    if last {
+                        return Ok(fd);
+                    }
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(root)
+    }
+
+    fn attach(&self, tree: &OwnedFd, dest: &Path, option: &'static str) -> Result<()> {
+        let is_dir = linux::fd_mode(tree.as_raw_fd())
+            .map(|m| m & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(true);
+        let target = self.mountpoint(dest, is_dir, option)?;
+        linux::move_mount(tree.as_raw_fd(), c"", target.as_raw_fd(), c"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+            .map_err(|e| mount_err("mount on", dest, e, format!("{option}: the source and the destination must both be directories or both files")))
+    }
+
+    fn apply(&mut self, op: &FsOp, source: Source, own_pid_ns: bool) -> Result<()> {
+        let option = op_name(op);
+        match (op, source) {
+            (_, Source::Skip) => Ok(()),
+            (FsOp::Bind { dest, .. } | FsOp::Overlay { dest, .. }, Source::Tree(fd)) => {
+                self.attach(&fd, dest, option)
+            }
+            (FsOp::Tmpfs { dest, size, perms }, _) => {
+                let fd = tmpfs(*size, *perms, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, dest)?;
+                self.attach(&fd, dest, option)
+            }
+            (FsOp::Dir { dest, perms }, _) => {
+                let fd = self.mountpoint(dest, true, option)?;
+                if let Some(perms) = perms {
+                    let dir = linux::openat2(
+                        fd.as_raw_fd(),
+                        c".",
+                        libc::O_RDONLY | libc::O_DIRECTORY,
+                        0,
+                        0,
+                    )
+                    .and_then(|d| {
+                        nix::sys::stat::fchmod(d.as_raw_fd(), Mode::from_bits_truncate(*perms))
+                    })
+                    .map_err(|e| mount_err("set the permissions of", dest, e, "--perms"));
+                    dir?;
+                }
+                Ok(())
+            }
+            (FsOp::Symlink { target, dest }, _) => {
+                let parent_path = dest.parent().unwrap_or(Path::new("/"));
+                let name = dest.file_name().ok_or_else(|| {
+                    mount_err(
+                        "create the symlink",
+                        dest,
+                        Errno::EINVAL,
+                        "--symlink needs a file name",
+                    )
+                })?;
+                let parent = self.mountpoint(parent_path, true, option)?;
+                match nix::unistd::symlinkat(target.as_path(), Some(parent.as_raw_fd()), name) {
+                    Ok(()) => Ok(()),
+                    Err(Errno::EEXIST)
+                        if self.resolve_link(&parent, name).as_deref()
+                            == Some(target.as_path()) =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(mount_err(
+                        "create the symlink",
+                        dest,
+                        e,
+                        "--symlink: DEST must not exist yet",
+                    )),
+                }
+            }
+            (FsOp::RemountRo { dest }, _) => {
+                let fd = self.resolve(dest).map_err(|e| {
+                    mount_err("find", dest, e, "--remount-ro needs an existing path")
+                })?;
+                linux::mount_setattr(fd.as_raw_fd(), true, MOUNT_ATTR_RDONLY, 0, 0)
+                    .map_err(|e| mount_err("make read-only", dest, e, "--remount-ro"))
+            }
+            (FsOp::Proc { dest }, source) => {
+                let fd = match source {
+                    Source::Tree(fd) => fd,
+                    _ => {
+                        let err = |e| {
+                            mount_err("mount a fresh procfs on", dest, e,
+                                "the kernel refuses a new procfs when the host's /proc is partly hidden (as in many containers); use --share-pid there")
+                        };
+                        let fs = linux::fsopen(c"proc").map_err(err)?;
+                        linux::fsmount(
+                            &fs,
+                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                        )
+                        .map_err(err)?
+                    }
+                };
+                self.attach(&fd, dest, option)?;
+                if own_pid_ns {
+                    for sub in PROC_READ_ONLY {
+                        self.bind_over_itself_ro(&dest.join(sub))?;
+                    }
+                }
+                Ok(())
+            }
+            (FsOp::Dev { dest }, Source::DevNodes(nodes)) => self.dev(dest, nodes),
+            (FsOp::Mqueue { dest }, _) => {
+                let err = |e| {
+                    mount_err(
+                        "mount an mqueue filesystem on",
+                        dest,
+                        e,
+                        "--mqueue needs the sandbox's own IPC namespace (drop --share-ipc)",
+                    )
+                };
+                let fs = linux::fsopen(c"mqueue").map_err(err)?;
+                let fd = linux::fsmount(
+                    &fs,
+                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                )
+                .map_err(err)?;
+                self.attach(&fd, dest, option)
+            }
+            (FsOp::Mask { dest }, _) => self.mask(dest),
+            (op, _) => Err(mount_err(
+                "prepare",
+                op.dest(),
+                Errno::EINVAL,
+                "internal error: the source was not opened",
+            )),
+        }
+    }
+
+    fn resolve_link(&self, parent: &OwnedFd, name: &OsStr) -> Option<PathBuf> {
+        nix::fcntl::readlinkat(Some(parent.as_raw_fd()), name)
+            .ok()
+            .map(PathBuf::from)
+    }
+
+    /// Binds `path` (inside the view) over itself read-only, when it exists.
+    fn bind_over_itself_ro(&self, path: &Path) -> Result<()> {
+        let fd = match self.resolve(path) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(mount_err("find", path, e, "--proc")),
+        };
+        let err = |e| {
+            mount_err(
+                "make read-only",
+                path,
+                e,
+                "--proc protects /proc/sys and friends",
+            )
+        };
+        let clone = linux::open_tree(
+            fd.as_raw_fd(),
+            c"",
+            OPEN_TREE_CLONE
+                | OPEN_TREE_CLOEXEC
+                | libc::AT_EMPTY_PATH as u32
+                | libc::AT_RECURSIVE as u32,
+        )
+        .map_err(err)?;
+        linux::mount_setattr(
+            clone.as_raw_fd(),
+            true,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            0,
+            0,
+        )
+        .map_err(err)?;
+        linux::move_mount(
+            clone.as_raw_fd(),
+            c"",
+            fd.as_raw_fd(),
+            c"",
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+        .map_err(err)
+    }
+
+    fn dev(&mut self, dest: &Path, nodes: Vec<(&'static str, OwnedFd)>) -> Result<()> {
+        let base = tmpfs(None, 0o755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, dest)?;
+        self.attach(&base, dest, "--dev")?;
+        for (name, fd) in nodes {
+            self.attach(&fd, &dest.join(name), "--dev")?;
+        }
+        for (name, target) in [
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+            ("fd", "/proc/self/fd"),
+            ("core", "/proc/kcore"),
+            ("ptmx", "pts/ptmx"),
+        ] {
+            self.apply(
+                &FsOp::Symlink {
+                    target: target.into(),
+                    dest: dest.join(name),
+                },
+                Source::None,
+                true,
+            )?;
+        }
+        let pts = dest.join("pts");
+        let err = |e| {
+            mount_err(
+                "mount a devpts instance on",
+                &pts,
+                e,
+                "--dev needs devpts (CONFIG_UNIX98_PTYS)",
+            )
+        };
+        let fs = linux::fsopen(c"devpts").map_err(err)?;
+        linux::fsconfig_flag(&fs, c"newinstance").map_err(err)?;
+        linux::fsconfig_string(&fs, c"ptmxmode", c"0666").map_err(err)?;
+        linux::fsconfig_string(&fs, c"mode", c"0620").map_err(err)?;
+        let fd = linux::fsmount(&fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC).map_err(err)?;
+        self.attach(&fd, &pts, "--dev")?;
+        let shm = dest.join("shm");
+        let fd = tmpfs(None, 0o1777, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &shm)?;
+        self.attach(&fd, &shm, "--dev")
+    }
+
+    fn mask(&mut self, dest: &Path) -> Result<()> {
+        let target = match self.resolve(dest) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(e) => return Err(mount_err("find", dest, e, "--mask")),
+        };
+        let is_dir = linux::fd_mode(target.as_raw_fd())
+            .map(|m| m & libc::S_IFMT == libc::S_IFDIR)
+            .unwrap_or(false);
+        let attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        let cover = if is_dir {
+            tmpfs(Some(4096), 0, attr, dest)?
+        } else {
+            if self.mask_store.is_none() {
+                let store = tmpfs(
+                    Some(4096),
+                    0o755,
+                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                    dest,
+                )?;
+                let fd = nix::fcntl::openat(
+                    Some(store.as_raw_fd()),
+                    "empty",
+                    OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| mount_err("create a mask for", dest, e, "--mask"))?;
+                let _ = nix::unistd::close(fd);
+                self.mask_store = Some(store);
+            }
+            let store = self
+                .mask_store
+                .as_ref()
+                .map(AsRawFd::as_raw_fd)
+                .unwrap_or(-1);
+            let fd = linux::open_tree(store, c"empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+                .map_err(|e| mount_err("create a mask for", dest, e, "--mask"))?;
+            linux::mount_setattr(fd.as_raw_fd(), false, attr, 0, 0)
+                .map_err(|e| mount_err("create a mask for", dest, e, "--mask"))?;
+            fd
+        };
+        linux::move_mount(
+            cover.as_raw_fd(),
+            c"",
+            target.as_raw_fd(),
+            c"",
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+        .map_err(|e| mount_err("mask", dest, e, "--mask"))
+    }
+}
+
+/// `dest` as a path relative to the new root, for openat2.
+fn relative(dest: &Path) -> CString {
+    let rel = dest.strip_prefix("/").unwrap_or(dest);
+    if rel.as_os_str().is_empty() {
+        CString::from(c".")
+    } else {
+        cstr(rel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perms_and_sizes_parse_or_explain() {
+        assert_eq!(parse_perms("0755").unwrap(), 0o755);
+        assert_eq!(parse_perms("1777").unwrap(), 0o1777);
+        assert!(parse_perms("999").unwrap_err().contains("--perms 999"));
+        assert!(parse_perms("77777").is_err());
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        for bad in ["12x", "", "k", "0", "-1", "99999999999999999999g"] {
+            assert!(parse_size(bad).unwrap_err().contains("--size"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_view_hides_home_but_brings_back_cwd_and_toolchains() {
+        let home = Path::new("/home/u");
+        let exists = |p: &Path| p == Path::new("/home/u/.cargo") || p == Path::new("/home/u/.ssh");
+        let v = default_view(Some(home), Some(Path::new("/home/u/proj")), &exists, true);
+        let dests: Vec<String> = v
+            .ops
+            .iter()
+            .map(|o| format!("{} {}", op_name(o), o.dest().display()))
+            .collect();
+        assert_eq!(
+            dests,
+            vec![
+                "--ro-bind /",
+                "--dev /dev",
+                "--proc /proc",
+                "--tmpfs /tmp",
+                "--tmpfs /var/tmp",
+                "--tmpfs /run",
+                "--tmpfs /home/u",
+                "--tmp-overlay /home/u/.cargo",
+                "--bind-try /home/u/proj",
+                "--mask /home/u/.ssh",
+            ]
+        );
+        let v = default_view(None, Some(Path::new("/")), &|_| true, true);
+        assert!(
+            !v.ops.iter().any(|o| matches!(
+                o,
+                FsOp::Bind {
+                    kind: BindKind::ReadWrite,
+                    ..
+                }
+            )),
+            "/ must never come back writable"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_option_and_path() {
+        let view = |op| View {
+            root: None,
+            ops: vec![op],
+            propagation: Propagation::Private,
+            own_pid_ns: true,
+        };
+        let err = validate(&view(FsOp::Bind {
+            src: "/no/such/src".into(),
+            dest: "/x".into(),
+            kind: BindKind::ReadOnly,
+            optional: false,
+        }))
+        .unwrap_err();
+        assert!(err.contains("--ro-bind /no/such/src"), "{err}");
+        assert!(validate(&view(FsOp::Bind {
+            src: "/no/such/src".into(),
+            dest: "/x".into(),
+            kind: BindKind::ReadOnly,
+            optional: true
+        }))
+        .is_ok());
+        let err = validate(&view(FsOp::Tmpfs {
+            dest: "rel".into(),
+            size: None,
+            perms: 0o755,
+        }))
+        .unwrap_err();
+        assert!(err.contains("--tmpfs rel"), "{err}");
+        let err = validate(&view(FsOp::Overlay {
+            lowers: vec![],
+            upper: Upper::Tmp,
+            dest: "/usr".into(),
+        }))
+        .unwrap_err();
+        assert!(err.contains("--overlay-src"), "{err}");
+    }
 }

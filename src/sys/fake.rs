@@ -101,4 +101,16 @@ impl Sys for Fake {
     fn setsid(&mut self) -> Result<(), Errno> {
         self.record("setsid".into())
     }
+    fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()> {
+        let ops: Vec<String> = view
+            .ops
+            .iter()
+            .map(|op| format!("{} {}", crate::ns::mount::op_name(op), op.dest().display()))
+            .collect();
+        self.record(format!("apply_view[{}]", ops.join(", ")))
+            .map_err(|errno| crate::error::Error::Process {
+                what: "apply the view",
+                errno,
+            })
+    }
 }

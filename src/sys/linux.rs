@@ -268,3 +268,193 @@ pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// The new mount API (open_tree, move_mount, fsopen, fsconfig, fsmount, mount_setattr) and
+// openat2: every mount sbx makes is attached through file descriptors, so no path is resolved
+// twice and a swapped symlink cannot redirect a mount.
+
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x04;
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+pub const FSMOUNT_CLOEXEC: u32 = 1;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
+pub const MOUNT_ATTR_NODEV: u64 = 0x04;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x08;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+const FSCONFIG_SET_FLAG: u32 = 0;
+const FSCONFIG_SET_STRING: u32 = 1;
+const FSCONFIG_CMD_CREATE: u32 = 6;
+
+fn owned_fd(ret: libc::c_long) -> Result<OwnedFd, Errno> {
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this new fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// open_tree(2).
+pub fn open_tree(dirfd: RawFd, path: &CStr, flags: u32) -> Result<OwnedFd, Errno> {
+    // SAFETY: path is NUL-terminated and outlives the call; other arguments are integers.
+    owned_fd(unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) })
+}
+
+/// move_mount(2).
+pub fn move_mount(
+    from_dirfd: RawFd,
+    from_path: &CStr,
+    to_dirfd: RawFd,
+    to_path: &CStr,
+    flags: u32,
+) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated and outlive the call; the rest are integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from_dirfd,
+            from_path.as_ptr(),
+            to_dirfd,
+            to_path.as_ptr(),
+            flags,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// fsopen(2).
+pub fn fsopen(fstype: &CStr) -> Result<OwnedFd, Errno> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    // SAFETY: fstype is NUL-terminated and outlives the call.
+    owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
+}
+
+/// fsconfig(FSCONFIG_SET_STRING).
+pub fn fsconfig_string(fs: &OwnedFd, key: &CStr, value: &CStr) -> Result<(), Errno> {
+    // SAFETY: key and value are NUL-terminated and outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// fsconfig(FSCONFIG_SET_FLAG).
+pub fn fsconfig_flag(fs: &OwnedFd, key: &CStr) -> Result<(), Errno> {
+    // SAFETY: key is NUL-terminated and outlives the call; value must be NULL for a flag.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE) then fsmount(2): a detached mount of the configured filesystem.
+pub fn fsmount(fs: &OwnedFd, attr: u64) -> Result<OwnedFd, Errno> {
+    // SAFETY: a command without key or value takes NULL pointers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    };
+    Errno::result(r)?;
+    // SAFETY: integer arguments only.
+    owned_fd(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attr) })
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (AT_EMPTY_PATH), optionally recursively.
+pub fn mount_setattr(
+    fd: RawFd,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+) -> Result<(), Errno> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: attr matches struct mount_attr (version 0, 32 bytes) and outlives the call; the
+    // path is the empty C string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// openat2(2).
+pub fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    // SAFETY: path is NUL-terminated; how matches struct open_how and outlives the call.
+    owned_fd(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })
+}
+
+/// fstat(2) of an fd (O_PATH fds included): the file type bits of st_mode.
+pub fn fd_mode(fd: RawFd) -> Result<u32, Errno> {
+    // SAFETY: stat is plain old data and all-zero is valid; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid, writable stat buffer.
+    Errno::result(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st.st_mode)
+}

@@ -35,6 +35,8 @@ pub trait Sys {
     fn cap_ambient_raise(&mut self, cap: u32) -> Result<(), Errno>;
     fn set_no_new_privs(&mut self) -> Result<(), Errno>;
     fn setsid(&mut self) -> Result<(), Errno>;
+    /// Builds the filesystem view and pivots into it ([`crate::ns::mount::apply_view`]).
+    fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()>;
 }
 
 /// The real system.
@@ -106,5 +108,9 @@ impl Sys for Linux {
 
     fn setsid(&mut self) -> Result<(), Errno> {
         nix::unistd::setsid().map(drop)
+    }
+
+    fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()> {
+        crate::ns::mount::apply_view(view)
     }
 }
