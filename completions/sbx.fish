@@ -28,8 +28,8 @@ complete -c sbx -l mask -d 'Put an empty, unreadable mount over PATH (skipped wh
 complete -c sbx -l root -d 'Start the view from the root tree DIR (e.g. a debootstrap\'d system) instead of an empty tmpfs; without other filesystem options, /dev, /proc and /tmp are mounted where DIR has them' -r -F
 complete -c sbx -l propagation -d 'Mount propagation of the sandbox\'s tree, as unshare(1) means it. The default, private, keeps every mount made inside from reaching the host' -r -f -a "private\t'Nothing propagates in either direction'
 slave\t'Mounts from the host propagate in; nothing propagates out'
-shared\t'Mounts propagate both ways (only meaningful for real root)'
-unchanged\t'Keep what the new mount namespace inherited'"
+shared\t'Mounts from the host propagate in, and mounts inside propagate between the sandbox\'s own peers (nested mount namespaces); the host\'s tree is detached, so none reaches it'
+unchanged\t'Keep what the new mount namespace inherited (rootless, the kernel has already made the host\'s shared mounts slaves; real root needs slave, as pivot_root refuses shared mounts)'"
 complete -c sbx -s r -l map-root -d 'Map the caller\'s uid and gid to 0 (root) inside the sandbox'
 complete -c sbx -l map-current -d 'Map the caller\'s uid and gid to themselves inside the sandbox (the default)'
 complete -c sbx -l share-net -d 'Keep the host\'s network namespace (the sandbox sees the host\'s interfaces)'

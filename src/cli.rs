@@ -231,9 +231,11 @@ pub enum Propagation {
     Private,
     /// Mounts from the host propagate in; nothing propagates out.
     Slave,
-    /// Mounts propagate both ways (only meaningful for real root).
+    /// Mounts from the host propagate in, and mounts inside propagate between the sandbox's
+    /// own peers (nested mount namespaces); the host's tree is detached, so none reaches it.
     Shared,
-    /// Keep what the new mount namespace inherited.
+    /// Keep what the new mount namespace inherited (rootless, the kernel has already made the
+    /// host's shared mounts slaves; real root needs slave, as pivot_root refuses shared mounts).
     Unchanged,
 }
 

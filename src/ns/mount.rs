@@ -417,24 +417,32 @@ const PROC_READ_ONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
 /// Step 3 of the setup, run by sbx's PID 1: make the mounts private (or as asked), so that
 /// nothing propagates to the host, then build the view and pivot into it.
 pub fn build_view(sys: &mut impl Sys, view: &View) -> Result<()> {
-    let flag = match view.propagation {
+    // pivot_root refuses shared parents, so "shared" starts as a slave of the host (host mounts
+    // still propagate in) and becomes shared inside the new root once it is built.
+    let before = match view.propagation {
         Propagation::Private => Some(MsFlags::MS_PRIVATE),
-        Propagation::Slave => Some(MsFlags::MS_SLAVE),
-        Propagation::Shared => Some(MsFlags::MS_SHARED),
+        Propagation::Slave | Propagation::Shared => Some(MsFlags::MS_SLAVE),
         Propagation::Unchanged => None,
     };
-    if let Some(flag) = flag {
-        sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | flag, None)
-            .map_err(|e| {
-                mount_err(
-                    "set the propagation of",
-                    Path::new("/"),
-                    e,
-                    "the mount namespace could not be detached from the host's",
-                )
-            })?;
+    let root = Path::new("/");
+    let err = |e| {
+        mount_err(
+            "set the propagation of",
+            root,
+            e,
+            "the mount namespace could not be detached from the host's",
+        )
+    };
+    if let Some(flag) = before {
+        sys.mount(None, root, None, MsFlags::MS_REC | flag, None)
+            .map_err(err)?;
     }
-    sys.apply_view(view)
+    sys.apply_view(view)?;
+    if view.propagation == Propagation::Shared {
+        sys.mount(None, root, None, MsFlags::MS_REC | MsFlags::MS_SHARED, None)
+            .map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Builds the view and pivots into it.
