@@ -1,1 +1,0 @@
-//! The seccomp filter (work in progress).
