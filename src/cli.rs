@@ -32,11 +32,33 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// semantics). Every destination is resolved beneath the new root, never through a symlink out
 /// of it, and every mount is attached from a file descriptor.
 ///
+/// POLICIES: every sandbox starts from a policy (default: "default"), a TOML file that sets the
+/// namespaces, identity, filesystem view, environment, capabilities, landlock rules, seccomp
+/// filter, resource limits, network mode and process options; see `sbx policy list` and
+/// `sbx policy show NAME`. Command-line options override the policy. Filesystem options given
+/// without --policy make an explicit view (bwrap's semantics); with --policy they add to the
+/// policy's view. Landlock write access follows the policy's landlock.write list, plus the
+/// writable mounts made on the command line.
+///
 /// EXIT STATUS: the command's status; 128+N when it was killed by signal N; 125 when sbx itself
 /// fails; 126 when the command exists but cannot be executed; 127 when it is not found.
 #[derive(Debug, Parser)]
-#[command(name = "sbx", version, max_term_width = 100)]
+#[command(
+    name = "sbx",
+    version,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub subcommand: Option<Subcommand>,
+
+    /// The policy to start from: a name (looked up in $XDG_CONFIG_HOME/sbx/policies,
+    /// /etc/sbx/policies, then the built-in ones) or a file (a value containing / or ending in
+    /// .toml); never the current directory. Command-line options override it. [default: default]
+    #[arg(long, value_name = "NAME|PATH", help_heading = "Policy")]
+    pub policy: Option<String>,
+
     /// Map the caller's uid and gid to 0 (root) inside the sandbox.
     #[arg(
         short = 'r',
@@ -57,6 +79,17 @@ pub struct Cli {
     /// The gid that the caller's gid appears as inside (overrides --map-root and --map-current).
     #[arg(long, value_name = "GID", help_heading = "Identity")]
     pub gid: Option<u32>,
+
+    /// The sandbox's network: none (a new namespace with only lo, the default), host (the
+    /// host's, like --share-net) or pasta (a new namespace with user-mode networking through
+    /// pasta(1), package passt; the host's own ports stay out of reach unless published).
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "Network")]
+    pub net: Option<crate::ns::net::NetMode>,
+
+    /// Forward a host port to a port of the sandbox (with --net pasta):
+    /// [HOST_IP:]HOST_PORT:PORT[/tcp|/udp]. Repeatable.
+    #[arg(short = 'p', long, value_name = "SPEC", action = ArgAction::Append, help_heading = "Network")]
+    pub publish: Vec<String>,
 
     /// Keep the host's network namespace (the sandbox sees the host's interfaces).
     #[arg(long, help_heading = "Namespaces")]
@@ -222,6 +255,32 @@ pub struct Cli {
     /// The command to run and its arguments (default: $SHELL, else /bin/sh).
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
+}
+
+/// sbx's subcommands. A command with one of these names runs after `--`: `sbx -- policy`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// List, show and check policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// List the policies that --policy NAME can reach: name, where it comes from, description.
+    List,
+    /// Print the resolved policy NAME (or file), each value marked with the file and line it
+    /// came from.
+    Show {
+        #[arg(value_name = "NAME|PATH")]
+        name: String,
+    },
+    /// Check policy files: exit 0 when all are valid, else print every error with
+    /// file:line:column and a hint, and exit 125.
+    Check {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<String>,
+    },
 }
 
 /// Mount propagation modes (mount_namespaces(7)).

@@ -64,6 +64,24 @@ pub enum Error {
     #[error("cannot {what}: {errno}")]
     Process { what: &'static str, errno: Errno },
 
+    #[error("{0}")]
+    Policy(crate::policy::PolicyError),
+
+    #[error("{what}\nhint: {hint}")]
+    Network { what: String, hint: String },
+
+    #[error("landlock: {what}")]
+    Landlock { what: String },
+
+    #[error("cannot set the resource limit {resource:?}: {errno}")]
+    Limits {
+        resource: nix::sys::resource::Resource,
+        errno: Errno,
+    },
+
+    #[error("{0}")]
+    Seccomp(#[from] crate::confine::seccomp::Error),
+
     #[error("{program}: command not found (searched PATH={path})")]
     NotFound { program: String, path: String },
 

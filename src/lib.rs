@@ -20,6 +20,7 @@ pub mod exec;
 pub mod idmap;
 pub mod ns;
 pub mod plan;
+pub mod policy;
 pub mod run;
 pub mod suggest;
 pub mod sys;

@@ -1,6 +1,9 @@
-//! The `sbx` binary: parse the command line, run the sandbox, exit with its status.
+//! The `sbx` binary: parse the command line, run the sandbox (or a subcommand), exit with its
+//! status.
 #![forbid(unsafe_code)]
 
+use clap::FromArgMatches;
+use sbx::cli::{Cli, Subcommand};
 use sbx::error::{Error, EXIT_SBX_FAILURE};
 use sbx::plan::{Caller, Plan};
 
@@ -23,8 +26,15 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let code = Plan::from_matches(&matches, &Caller::current())
-        .and_then(|plan| sbx::run::run(&plan))
-        .unwrap_or_else(|e: Error| sbx::run::report(&e));
+    let caller = Caller::current();
+    let subcommand = Cli::from_arg_matches(&matches)
+        .ok()
+        .and_then(|c| c.subcommand);
+    let code = match subcommand {
+        Some(Subcommand::Policy(cmd)) => sbx::policy::command::run(cmd, &caller),
+        None => Plan::from_matches(&matches, &caller)
+            .and_then(|plan| sbx::run::run(&plan))
+            .unwrap_or_else(|e: Error| sbx::run::report(&e)),
+    };
     std::process::exit(code);
 }

@@ -8,13 +8,21 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, FromArgMatches};
 
+use std::path::Path;
+
+use nix::sys::resource::Resource;
+
 use crate::cli::{Cli, Propagation};
 use crate::confine::caps::parse_capability;
+use crate::confine::landlock::{LandlockPlan, Mode as LandlockMode};
+use crate::confine::seccomp::{self, sock_filter, Action, SeccompSpec};
 use crate::error::{Error, Result};
 use crate::exec::{self, EnvOp};
 use crate::ns::mount::{self, BindKind, FsOp, Upper, View};
+use crate::ns::net::{NetMode, Publish};
 use crate::ns::user::IdMap;
 use crate::ns::{Ns, NsSet};
+use crate::policy::{Policy, Val};
 
 /// The hostname of a sandbox with its own UTS namespace, unless --hostname says otherwise.
 pub const DEFAULT_HOSTNAME: &str = "sbx";
@@ -38,7 +46,7 @@ impl Caller {
         }
     }
 
-    fn var(&self, name: &str) -> Option<OsString> {
+    pub fn var(&self, name: &str) -> Option<OsString> {
         self.env
             .iter()
             .find(|(k, _)| k == name)
@@ -69,30 +77,104 @@ pub struct Plan {
     pub workdir: Workdir,
     /// Capabilities kept, as a bit mask over capability numbers.
     pub keep_caps: u64,
+    pub landlock: LandlockPlan,
+    pub limits: Vec<(Resource, u64)>,
+    /// The compiled seccomp filter, installed last; None when the policy disables it.
+    pub seccomp: Option<Vec<sock_filter>>,
+    pub umask: Option<u32>,
     pub as_pid_1: bool,
     pub new_session: bool,
+    /// sbx (and so the sandbox) dies when the process that started it dies.
+    pub die_with_parent: bool,
     pub json_status_fd: Option<i32>,
     pub verbose: bool,
+    /// The network mode, and the ports published with pasta.
+    pub net: NetMode,
+    pub publish: Vec<Publish>,
+    /// The policy's name, for messages.
+    pub policy: String,
+}
+
+/// The values of `${NAME}` in policy paths.
+pub struct Vars {
+    home: String,
+    cwd: String,
+    uid: String,
+    runtime: String,
+    tmpdir: String,
+}
+
+impl Vars {
+    pub fn new(caller: &Caller) -> Vars {
+        let var = |k: &str| {
+            caller
+                .var(k)
+                .map(|v| v.to_string_lossy().into_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Vars {
+            home: var("HOME").unwrap_or_else(|| "/".into()),
+            cwd: caller
+                .cwd
+                .as_ref()
+                .map(|c| c.display().to_string())
+                .unwrap_or_else(|| "/".into()),
+            uid: caller.uid.to_string(),
+            runtime: var("XDG_RUNTIME_DIR").unwrap_or_else(|| format!("/run/user/{}", caller.uid)),
+            tmpdir: var("TMPDIR").unwrap_or_else(|| "/tmp".into()),
+        }
+    }
+
+    /// Expands the variables of a (validated) policy path.
+    pub fn expand(&self, path: &str) -> PathBuf {
+        let out = path
+            .replace("${HOME}", &self.home)
+            .replace("${CWD}", &self.cwd)
+            .replace("${UID}", &self.uid)
+            .replace("${XDG_RUNTIME_DIR}", &self.runtime)
+            .replace("${TMPDIR}", &self.tmpdir);
+        PathBuf::from(out)
+    }
 }
 
 impl Plan {
-    /// Parses the command line (without the program name's handling of --help) into a plan.
+    /// Turns the command line, and the policy it names, into a plan.
     pub fn from_matches(matches: &ArgMatches, caller: &Caller) -> Result<Plan> {
         let cli = Cli::from_arg_matches(matches).map_err(|e| Error::Usage(e.to_string()))?;
-        Plan::build(cli, env_ops(matches), fs_args(matches), caller)
+        let env = |k: &str| caller.var(k).map(|v| v.to_string_lossy().into_owned());
+        let name = cli.policy.clone().unwrap_or_else(|| "default".into());
+        let policy = crate::policy::resolve(&name, &env).map_err(Error::Policy)?;
+        Plan::build(cli, &policy, env_ops(matches), fs_args(matches), caller)
     }
 
-    fn build(cli: Cli, env_ops: Vec<EnvOp>, fs_args: Vec<FsArg>, caller: &Caller) -> Result<Plan> {
+    fn build(
+        cli: Cli,
+        policy: &Policy,
+        cli_env: Vec<EnvOp>,
+        fs_args: Vec<FsArg>,
+        caller: &Caller,
+    ) -> Result<Plan> {
         let usage = Error::Usage;
-        let (mut inner_uid, mut inner_gid) = if cli.map_root {
+        let vars = Vars::new(caller);
+        let flag = |v: &Option<Val<bool>>, default: bool| v.as_ref().map_or(default, |v| v.v);
+
+        // Identity: the command line, else the policy, else the caller's own ids.
+        let map_root = if cli.map_root {
+            true
+        } else if cli.map_current {
+            false
+        } else {
+            policy.map.as_ref().is_some_and(|m| m.v == "root")
+        };
+        let (mut inner_uid, mut inner_gid) = if map_root {
             (0, 0)
         } else {
             (caller.uid, caller.gid)
         };
-        if let Some(uid) = cli.uid {
+        if let Some(uid) = cli.uid.or(policy.uid.as_ref().map(|v| v.v)) {
             inner_uid = uid;
         }
-        if let Some(gid) = cli.gid {
+        if let Some(gid) = cli.gid.or(policy.gid.as_ref().map(|v| v.v)) {
             inner_gid = gid;
         }
         for id in [inner_uid, inner_gid] {
@@ -101,19 +183,66 @@ impl Plan {
             }
         }
 
+        let policy_net = match policy.net_mode.as_ref().map(|m| m.v.as_str()) {
+            Some("host") => Some(NetMode::Host),
+            Some("pasta") => Some(NetMode::Pasta),
+            Some(_) => Some(NetMode::None),
+            None => None,
+        };
+        let net = match (cli.net, cli.share_net) {
+            (Some(NetMode::Host) | None, true) => NetMode::Host,
+            (Some(mode), true) => {
+                return Err(usage(
+                    format!("--share-net conflicts with --net {mode:?}: give one of them")
+                        .to_lowercase(),
+                ))
+            }
+            (Some(mode), false) => mode,
+            (None, false) => policy_net.unwrap_or(if flag(&policy.ns_net, true) {
+                NetMode::None
+            } else {
+                NetMode::Host
+            }),
+        };
+        let host_net = net == NetMode::Host;
+        let mut publish = Vec::new();
+        for spec in policy
+            .net_publish
+            .iter()
+            .map(|v| v.v.as_str())
+            .chain(cli.publish.iter().map(String::as_str))
+        {
+            publish.push(crate::ns::net::parse_publish(spec).map_err(usage)?);
+        }
+        if !publish.is_empty() && net != NetMode::Pasta {
+            return Err(usage(
+                "--publish forwards ports through pasta: add --net pasta".into(),
+            ));
+        }
         let namespaces = NsSet::empty()
             .with(Ns::User, true)
-            .with(Ns::Mount, true)
-            .with(Ns::Pid, !cli.share_pid)
-            .with(Ns::Ipc, !cli.share_ipc)
-            .with(Ns::Uts, !cli.share_uts)
-            .with(Ns::Net, !cli.share_net)
-            .with(Ns::Cgroup, !cli.share_cgroup)
-            .with(Ns::Time, cli.unshare_time);
+            .with(Ns::Mount, flag(&policy.ns_mount, true))
+            .with(Ns::Pid, flag(&policy.ns_pid, true) && !cli.share_pid)
+            .with(Ns::Ipc, flag(&policy.ns_ipc, true) && !cli.share_ipc)
+            .with(Ns::Uts, flag(&policy.ns_uts, true) && !cli.share_uts)
+            .with(Ns::Net, !host_net)
+            .with(
+                Ns::Cgroup,
+                flag(&policy.ns_cgroup, true) && !cli.share_cgroup,
+            )
+            .with(Ns::Time, flag(&policy.ns_time, false) || cli.unshare_time);
+        if !namespaces.contains(Ns::Mount) {
+            return Err(usage(format!(
+                "policy {}: namespaces.mount = false is not supported: sbx always builds its own filesystem view",
+                policy.name
+            )));
+        }
 
         let hostname = match (namespaces.contains(Ns::Uts), cli.hostname) {
             (true, name) => {
-                let name = name.unwrap_or_else(|| DEFAULT_HOSTNAME.to_string());
+                let name = name
+                    .or_else(|| policy.hostname.as_ref().map(|h| h.v.clone()))
+                    .unwrap_or_else(|| DEFAULT_HOSTNAME.to_string());
                 crate::ns::uts::validate_hostname(&name).map_err(usage)?;
                 Some(name)
             }
@@ -127,18 +256,43 @@ impl Plan {
         };
 
         let mut keep_caps = 0u64;
-        for name in &cli.cap_add {
+        for name in policy
+            .caps_keep
+            .iter()
+            .map(|v| v.v.as_str())
+            .chain(cli.cap_add.iter().map(String::as_str))
+        {
             keep_caps |= parse_capability(name).map_err(usage)?;
         }
 
-        for op in &env_ops {
+        for op in &cli_env {
             match op {
                 EnvOp::Set(k, _) => exec::validate_env_name("--setenv", k),
                 EnvOp::Unset(k) => exec::validate_env_name("--unsetenv", k),
             }
             .map_err(usage)?;
         }
-        let env = exec::build_env(caller.env.iter().cloned(), cli.clearenv, &env_ops);
+        let mut base: Vec<(OsString, OsString)> = caller.env.clone();
+        if flag(&policy.env_clear, false) {
+            base.retain(|(k, _)| policy.env_keep.iter().any(|keep| *k == *keep.v));
+        }
+        let mut ops: Vec<EnvOp> = policy
+            .env_set
+            .iter()
+            .map(|v| EnvOp::Set(v.v.0.clone().into(), v.v.1.clone().into()))
+            .chain(
+                policy
+                    .env_unset
+                    .iter()
+                    .map(|v| EnvOp::Unset(v.v.clone().into())),
+            )
+            .collect();
+        if cli.clearenv {
+            base.clear();
+            ops.clear();
+        }
+        ops.extend(cli_env);
+        let env = exec::build_env(base.into_iter(), false, &ops);
         let envp = exec::to_envp(&env).map_err(usage)?;
 
         let command = if cli.command.is_empty() {
@@ -171,37 +325,85 @@ impl Plan {
             }
         }
 
+        // The filesystem view.
         let own_pid_ns = namespaces.contains(Ns::Pid);
-        let mut view = if fs_args.iter().any(|a| a.starts_view()) || cli.root.is_some() {
-            let ops = fs_ops(fs_args).map_err(usage)?;
+        let explicit_policy = cli.policy.is_some();
+        let cli_starts_view = fs_args.iter().any(FsArg::starts_view) || cli.root.is_some();
+        let cli_ops = fs_ops(fs_args).map_err(usage)?;
+        let root = cli
+            .root
+            .clone()
+            .or_else(|| policy.root.as_ref().map(|r| vars.expand(&r.v)));
+        let mut view = if cli_starts_view && !explicit_policy {
+            // bwrap's semantics: options on the command line describe the whole view.
             let mut view = View {
-                root: cli.root.clone(),
-                ops,
+                root: root.clone(),
+                ops: Vec::new(),
                 propagation: Propagation::Private,
                 own_pid_ns,
             };
-            if let Some(root) = &cli.root {
-                if view.ops.is_empty() {
-                    view.ops = root_defaults(root);
-                }
+            if let (Some(root), true) = (
+                &root,
+                cli_ops.iter().all(|op| matches!(op, FsOp::Mask { .. })),
+            ) {
+                view.ops = root_defaults(root);
             }
             view
-        } else {
-            let masks = fs_ops(fs_args).map_err(usage)?;
+        } else if policy.view.as_ref().is_none_or(|v| v.v == "default") && root.is_none() {
             let home = caller.var("HOME").map(PathBuf::from);
-            let mut view = mount::default_view(
+            mount::default_view(
                 home.as_deref(),
                 caller.cwd.as_deref(),
-                &|p: &std::path::Path| p.symlink_metadata().is_ok(),
+                &|p: &Path| p.symlink_metadata().is_ok(),
                 own_pid_ns,
-            );
-            view.ops.extend(masks);
-            view
+            )
+        } else {
+            let ops = policy
+                .mounts
+                .iter()
+                .map(|m| policy_mount(&m.v, &vars))
+                .collect();
+            View {
+                root,
+                ops,
+                propagation: Propagation::Private,
+                own_pid_ns,
+            }
         };
+        view.ops.extend(cli_ops.iter().cloned());
+        if net != NetMode::Host {
+            // /etc/hosts and /etc/resolv.conf match the network mode.
+            let name = hostname.as_deref();
+            view.ops.push(FsOp::File {
+                dest: "/etc/hosts".into(),
+                contents: crate::ns::net::hosts_file(name),
+            });
+            view.ops.push(FsOp::File {
+                dest: "/etc/resolv.conf".into(),
+                contents: crate::ns::net::resolv_conf(net == NetMode::Pasta),
+            });
+        }
         if let Some(p) = cli.propagation {
             view.propagation = p;
         }
         mount::validate(&view).map_err(usage)?;
+
+        let mut landlock = landlock_plan(policy, &vars, &cli_ops)?;
+        if keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0 {
+            // A landlocked process can never mount; keeping CAP_SYS_ADMIN asks for mounts inside.
+            landlock.mode = LandlockMode::Off;
+        }
+        let mut limits = Vec::new();
+        for (name, v) in &policy.limits {
+            let res = crate::confine::limits::resource(name)
+                .ok_or_else(|| usage(format!("{}: unknown limit {name}", v.at)))?;
+            limits.push((res, v.v));
+        }
+        let seccomp = seccomp_program(policy, keep_caps)?;
+        let umask = policy
+            .umask
+            .as_ref()
+            .and_then(|u| u32::from_str_radix(&u.v, 8).ok());
 
         Ok(Plan {
             argv,
@@ -219,12 +421,180 @@ impl Plan {
             hostname,
             workdir,
             keep_caps,
-            as_pid_1: cli.as_pid_1,
-            new_session: cli.new_session,
+            landlock,
+            limits,
+            seccomp,
+            umask,
+            as_pid_1: cli.as_pid_1 || flag(&policy.as_pid_1, false),
+            new_session: cli.new_session || flag(&policy.new_session, false),
+            die_with_parent: flag(&policy.die_with_parent, false),
             json_status_fd: cli.json_status_fd,
             verbose: cli.verbose,
+            net,
+            publish,
+            policy: policy.name.clone(),
         })
     }
+}
+
+/// A policy mount as a view operation.
+fn policy_mount(m: &crate::policy::schema::Mount, vars: &Vars) -> FsOp {
+    let p = |s: &Option<String>| s.as_deref().map(|s| vars.expand(s));
+    let optional = m.optional.unwrap_or(false);
+    let bind = |src: &String, kind| {
+        let src = vars.expand(src);
+        let dest = p(&m.dest).unwrap_or_else(|| src.clone());
+        FsOp::Bind {
+            src,
+            dest,
+            kind,
+            optional,
+        }
+    };
+    let perms = m.perms.as_deref().and_then(|s| mount::parse_perms(s).ok());
+    let size = m.size.as_deref().and_then(|s| mount::parse_size(s).ok());
+    if let Some(s) = &m.bind {
+        bind(s, BindKind::ReadWrite)
+    } else if let Some(s) = &m.ro_bind {
+        bind(s, BindKind::ReadOnly)
+    } else if let Some(s) = &m.dev_bind {
+        bind(s, BindKind::Dev)
+    } else if let Some(d) = p(&m.tmpfs) {
+        FsOp::Tmpfs {
+            dest: d,
+            size,
+            perms: perms.unwrap_or(0o755),
+        }
+    } else if let Some(d) = p(&m.dir) {
+        FsOp::Dir { dest: d, perms }
+    } else if let Some(t) = &m.symlink {
+        FsOp::Symlink {
+            target: PathBuf::from(t),
+            dest: p(&m.dest).unwrap_or_default(),
+        }
+    } else if let Some(d) = p(&m.remount_ro) {
+        FsOp::RemountRo { dest: d }
+    } else if let Some(d) = p(&m.proc) {
+        FsOp::Proc { dest: d }
+    } else if let Some(d) = p(&m.dev) {
+        FsOp::Dev { dest: d }
+    } else if let Some(d) = p(&m.mqueue) {
+        FsOp::Mqueue { dest: d }
+    } else if let Some(d) = p(&m.overlay) {
+        let lowers = m.lower.iter().flatten().map(|l| vars.expand(l)).collect();
+        let upper = match (p(&m.upper), p(&m.work)) {
+            (Some(rw), Some(work)) => Upper::Dir { rw, work },
+            _ => Upper::Tmp,
+        };
+        FsOp::Overlay {
+            lowers,
+            upper,
+            dest: d,
+        }
+    } else {
+        FsOp::Mask {
+            dest: p(&m.mask).unwrap_or_default(),
+        }
+    }
+}
+
+/// The landlock rules: the policy's paths, plus what the command line's own mounts need.
+fn landlock_plan(policy: &Policy, vars: &Vars, cli_ops: &[FsOp]) -> Result<LandlockPlan> {
+    let paths = |list: &[Val<String>]| list.iter().map(|v| vars.expand(&v.v)).collect::<Vec<_>>();
+    let mode = match policy.landlock_mode.as_ref().map(|m| m.v.as_str()) {
+        Some("require") => LandlockMode::Require,
+        Some("off") => LandlockMode::Off,
+        _ => LandlockMode::BestEffort,
+    };
+    let mut plan = LandlockPlan {
+        mode,
+        read: paths(&policy.landlock_read),
+        write: paths(&policy.landlock_write),
+        execute: paths(&policy.landlock_execute),
+        bind_tcp: policy
+            .landlock_bind_tcp
+            .as_ref()
+            .map(|p| p.iter().map(|v| v.v).collect()),
+        connect_tcp: policy
+            .landlock_connect_tcp
+            .as_ref()
+            .map(|p| p.iter().map(|v| v.v).collect()),
+        scope_abstract_unix: true,
+        scope_signal: true,
+    };
+    if let Some(scopes) = &policy.landlock_scopes {
+        plan.scope_abstract_unix = scopes.iter().any(|s| s.v == "abstract-unix-socket");
+        plan.scope_signal = scopes.iter().any(|s| s.v == "signal");
+    }
+    for op in cli_ops {
+        match op {
+            FsOp::Bind {
+                kind: BindKind::ReadOnly,
+                dest,
+                ..
+            } => {
+                plan.read.push(dest.clone());
+                plan.execute.push(dest.clone());
+            }
+            FsOp::Bind { dest, .. }
+            | FsOp::Tmpfs { dest, .. }
+            | FsOp::Dir { dest, .. }
+            | FsOp::Dev { dest }
+            | FsOp::Mqueue { dest }
+            | FsOp::Overlay { dest, .. } => {
+                plan.write.push(dest.clone());
+                plan.execute.push(dest.clone());
+            }
+            FsOp::Proc { dest } => plan.read.push(dest.clone()),
+            _ => {}
+        }
+    }
+    Ok(plan)
+}
+
+/// The policy's seccomp filter, compiled (the default one is compiled once and cached).
+fn seccomp_program(policy: &Policy, keep_caps: u64) -> Result<Option<Vec<sock_filter>>> {
+    if policy.seccomp_enabled.as_ref().is_some_and(|e| !e.v) {
+        return Ok(None);
+    }
+    let action = |s: Option<&str>| match s {
+        Some("errno") => Action::Errno,
+        Some("kill") => Action::Kill,
+        Some("log") => Action::Log,
+        Some("trap") => Action::Trap,
+        _ => Action::Allow,
+    };
+    let sys_admin = caps::Capability::CAP_SYS_ADMIN.bitmask();
+    let deny = policy
+        .seccomp_deny
+        .iter()
+        .map(|v| v.v.clone())
+        // Keeping CAP_SYS_ADMIN asks for mounts inside: the mount calls are not denied then.
+        .filter(|d| keep_caps & sys_admin == 0 || d != "@mount")
+        .collect();
+    let mut rules = SeccompSpec::base_rules();
+    rules.extend(policy.seccomp_rules.iter().map(|r| r.v.clone()));
+    let errno = match &policy.seccomp_errno {
+        Some(v) => Some(
+            crate::policy::validate::errno_value(&v.v)
+                .map_err(|e| Error::Usage(format!("{}: {e}", v.at)))?,
+        ),
+        None => None,
+    };
+    let spec = SeccompSpec {
+        default_action: action(policy.seccomp_default.as_ref().map(|v| v.v.as_str())),
+        allow: policy.seccomp_allow.iter().map(|v| v.v.clone()).collect(),
+        deny,
+        errno,
+        rules,
+    };
+    let mut default = SeccompSpec::default_filter();
+    default.errno = Some(libc::EPERM);
+    if spec == default {
+        return Ok(Some(seccomp::default_program()?.to_vec()));
+    }
+    let arch = seccomp::Arch::native().ok_or(seccomp::Error::UnsupportedArch)?;
+    Ok(Some(seccomp::compile(&spec, arch)?))
 }
 
 /// One filesystem option as given on the command line.

@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 use crate::confine::caps;
 use crate::error::{Error, Result};
 use crate::exec;
+use crate::ns::net::NetMode;
 use crate::ns::{self, pid, Ns};
 use crate::plan::{Plan, Workdir};
 use crate::sys::linux::{self, Fork};
@@ -33,6 +34,19 @@ macro_rules! step {
 
 /// Runs the sandbox described by `plan` and returns the exit status for sbx.
 pub fn run(plan: &Plan) -> Result<i32> {
+    if plan.die_with_parent {
+        // The process that started sbx is the parent here (no PID namespace yet), so a changed
+        // getppid() after the prctl means it is already gone.
+        let parent = nix::unistd::getppid();
+        linux::set_pdeathsig(libc::SIGKILL)
+            .map_err(Error::process("set the parent-death signal"))?;
+        if nix::unistd::getppid() != parent {
+            return Err(Error::Process {
+                what: "start: the parent of sbx has exited",
+                errno: nix::errno::Errno::ESRCH,
+            });
+        }
+    }
     // Nothing the caller left open may reach the sandbox; the status fd stays with the monitor.
     linux::close_range_from(3, true).map_err(Error::process("mark inherited fds close-on-exec"))?;
     pid::block_supervised_signals()?;
@@ -40,23 +54,53 @@ pub fn run(plan: &Plan) -> Result<i32> {
     let monitor = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd of sbx"))?;
     let (report_rx, report_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(Error::process("create a pipe"))?;
+    // With pasta, the keeper waits on this pipe until the network is set up.
+    let go = match plan.net {
+        NetMode::Pasta => Some(
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(Error::process("create a pipe"))?,
+        ),
+        _ => None,
+    };
 
     let keeper = match linux::fork().map_err(Error::process("fork"))? {
         Fork::Child => {
             drop(report_rx);
             drop(sfd);
-            let code = keeper(plan, &monitor, report_tx).unwrap_or_else(|e| report(&e));
+            let go_rx = go.map(|(rx, _tx)| rx);
+            let code = keeper(plan, &monitor, report_tx, go_rx).unwrap_or_else(|e| report(&e));
             linux::exit_now(code)
         }
         Fork::Parent(pid) => pid,
     };
     drop(report_tx);
     drop(monitor);
+    let mut report_rx = std::fs::File::from(report_rx);
+
+    // pasta: once the keeper has created the namespaces, attach pasta to them, then let it go on.
+    let mut _pasta = None;
+    if let Some((go_rx, go_tx)) = go {
+        drop(go_rx);
+        let mut ready = [0u8; 1];
+        if std::io::Read::read_exact(&mut report_rx, &mut ready).is_ok() {
+            match crate::ns::net::Pasta::start(keeper, &plan.publish, plan.verbose) {
+                Ok(p) => {
+                    _pasta = Some(p);
+                    let _ = nix::unistd::write(&go_tx, b"G");
+                }
+                Err(e) => {
+                    drop(go_tx);
+                    let _ = pid::wait_for(keeper);
+                    return Err(e);
+                }
+            }
+        }
+    }
 
     // The keeper reports the host pid of the sandbox's PID 1 (and, for --json-status-fd, the
     // namespace inodes), or closes the pipe on failure.
     let mut report = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(report_rx), &mut report);
+    let _ = std::io::Read::read_to_end(&mut report_rx, &mut report);
     let init = report
         .get(..4)
         .map(|b| Pid::from_raw(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
@@ -86,11 +130,23 @@ pub fn report(err: &Error) -> i32 {
 }
 
 /// The keeper: steps 1 and 2 of the setup, then PID 1 is forked and waited for.
-fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd) -> Result<i32> {
+fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd, go: Option<OwnedFd>) -> Result<i32> {
     pid::die_with_parent(monitor)?;
-    close_fds_except(&[monitor.as_raw_fd(), report_tx.as_raw_fd()])?;
+    let mut keep = vec![monitor.as_raw_fd(), report_tx.as_raw_fd()];
+    keep.extend(go.as_ref().map(AsRawFd::as_raw_fd));
+    close_fds_except(&keep)?;
     let mut sys = Linux;
     enter_namespaces(&mut sys, plan)?;
+    if let Some(go) = go {
+        // The monitor attaches pasta to these namespaces; it says "G" when the network is up.
+        linux::write_all_raw(report_tx.as_raw_fd(), b"N")
+            .map_err(Error::process("report to sbx"))?;
+        let mut answer = [0u8; 1];
+        if !matches!(nix::unistd::read(go.as_raw_fd(), &mut answer), Ok(1)) || answer[0] != b'G' {
+            // The monitor reports why.
+            return Ok(crate::error::EXIT_SBX_FAILURE);
+        }
+    }
 
     // Opened now: once PID 1 pivots, this process's /proc is the sandbox's, where it has no pid.
     let ns_dir = match plan.json_status_fd {
@@ -172,13 +228,34 @@ pub fn confine(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
             .map_err(Error::process("create a new session"))?;
     }
     enter_workdir(sys, plan)?;
+    step!(plan, "landlock ({:?})", plan.landlock.mode);
+    for note in sys.landlock_restrict(&plan.landlock)? {
+        step!(plan, "{note}");
+    }
+    if !plan.limits.is_empty() {
+        step!(plan, "resource limits {:?}", plan.limits);
+        sys.set_rlimits(&plan.limits)?;
+    }
     step!(
         plan,
         "drop capabilities (keeping {:#x}), set no_new_privs",
         plan.keep_caps
     );
     caps::drop_capabilities(sys, plan.keep_caps)?;
-    caps::set_no_new_privs(sys)
+    caps::set_no_new_privs(sys)?;
+    if let Some(mask) = plan.umask {
+        sys.umask(mask);
+    }
+    Ok(())
+}
+
+/// The last step before exec: the seccomp filter.
+pub fn install_seccomp(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
+    if let Some(program) = &plan.seccomp {
+        step!(plan, "seccomp filter ({} instructions)", program.len());
+        sys.install_seccomp(program)?;
+    }
+    Ok(())
 }
 
 fn enter_workdir(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
@@ -261,6 +338,9 @@ fn exec_command(sys: &mut impl Sys, plan: &Plan) -> Error {
             errno,
         };
     }
+    if let Err(e) = install_seccomp(sys, plan) {
+        return e;
+    }
     step!(plan, "exec {:?}", plan.argv[0]);
     exec::exec(&plan.argv, &plan.envp, exec::path_of(&plan.envp))
 }
@@ -309,13 +389,17 @@ mod tests {
     use crate::sys::fake::Fake;
 
     fn plan(args: &[&str]) -> Plan {
+        plan_in("/w", args)
+    }
+
+    fn plan_in(cwd: &str, args: &[&str]) -> Plan {
         let mut argv = vec!["sbx"];
         argv.extend_from_slice(args);
         let m = crate::cli::command().try_get_matches_from(argv).unwrap();
         let caller = Caller {
             uid: 1000,
             gid: 1000,
-            cwd: Some("/w".into()),
+            cwd: Some(cwd.into()),
             env: vec![],
         };
         Plan::from_matches(&m, &caller).unwrap()
@@ -326,6 +410,7 @@ mod tests {
         enter_namespaces(sys, plan).unwrap();
         build_sandbox(sys, plan).unwrap();
         confine(sys, plan).unwrap();
+        install_seccomp(sys, plan).unwrap();
     }
 
     #[test]
@@ -343,16 +428,45 @@ mod tests {
                 "write(/proc/self/gid_map, \"0 1000 1\\n\")",
                 "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET|CLONE_NEWCGROUP)",
                 "mount(None, /, None, MS_REC | MS_PRIVATE, None)",
-                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /w]",
+                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /w, (generated file) /etc/hosts, (generated file) /etc/resolv.conf]",
                 "sethostname(box)",
                 "loopback_up",
                 "chdir(/w)",
+                "landlock(BestEffort, 9 rules)",
                 "capbset_drop(0)",
                 "capbset_drop(1)",
                 "capset(0x0, 0x0, 0x0)",
                 "cap_ambient_clear_all",
                 "set_no_new_privs",
+                &format!("seccomp({} instructions)", p.seccomp.as_ref().unwrap().len()),
             ]
+        );
+    }
+
+    #[test]
+    fn policy_limits_and_umask_come_between_landlock_and_seccomp() {
+        let mut sys = Fake::new();
+        sys.last_cap = 0;
+        let p = plan_in("/tmp", &["--policy", "untrusted", "true"]);
+        whole_setup(&mut sys, &p);
+        let pos = |prefix: &str| {
+            sys.calls
+                .iter()
+                .position(|c| c.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{prefix}: {:?}", sys.calls))
+        };
+        assert!(pos("setsid") < pos("landlock"));
+        assert!(pos("landlock") < pos("setrlimit"));
+        assert!(pos("setrlimit") < pos("capbset_drop"));
+        assert!(pos("set_no_new_privs") < pos("seccomp"));
+        assert_eq!(pos("seccomp"), sys.calls.len() - 1, "seccomp is last");
+        let p = plan_in("/tmp", &["--policy", "build", "true"]);
+        let mut sys = Fake::new();
+        whole_setup(&mut sys, &p);
+        assert!(
+            sys.calls.contains(&"umask(22)".to_string()),
+            "{:?}",
+            sys.calls
         );
     }
 

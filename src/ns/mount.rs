@@ -94,6 +94,12 @@ pub enum FsOp {
     Mask {
         dest: PathBuf,
     },
+    /// A read-only file with these contents over DEST (sbx's own /etc/hosts and resolv.conf);
+    /// skipped where the view has no writable or existing place for it.
+    File {
+        dest: PathBuf,
+        contents: Vec<u8>,
+    },
 }
 
 impl FsOp {
@@ -108,7 +114,8 @@ impl FsOp {
             | FsOp::Dev { dest }
             | FsOp::Mqueue { dest }
             | FsOp::Overlay { dest, .. }
-            | FsOp::Mask { dest } => dest,
+            | FsOp::Mask { dest }
+            | FsOp::File { dest, .. } => dest,
         }
     }
 }
@@ -352,6 +359,7 @@ pub fn op_name(op: &FsOp) -> &'static str {
         } => "--tmp-overlay",
         FsOp::Overlay { .. } => "--overlay",
         FsOp::Mask { .. } => "--mask",
+        FsOp::File { .. } => "(generated file)",
     }
 }
 
@@ -937,6 +945,7 @@ impl Builder {
                 self.attach(&fd, dest, option)
             }
             (FsOp::Mask { dest }, _) => self.mask(dest),
+            (FsOp::File { dest, contents }, _) => self.file(dest, contents),
             (op, _) => Err(mount_err(
                 "prepare",
                 op.dest(),
@@ -1035,6 +1044,52 @@ impl Builder {
         let shm = dest.join("shm");
         let fd = tmpfs(None, 0o1777, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &shm)?;
         self.attach(&fd, &shm, "--dev")
+    }
+
+    fn file(&mut self, dest: &Path, contents: &[u8]) -> Result<()> {
+        let err = |e| mount_err("provide", dest, e, "sbx's generated file");
+        let parent = dest.parent().unwrap_or(Path::new("/"));
+        if self.resolve(parent).is_err() {
+            return Ok(());
+        }
+        let store = tmpfs(
+            Some(65536),
+            0o755,
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            dest,
+        )?;
+        let fd = nix::fcntl::openat(
+            Some(store.as_raw_fd()),
+            "f",
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map_err(err)?;
+        let written = linux::write_all_raw(fd, contents);
+        let _ = nix::unistd::close(fd);
+        written.map_err(err)?;
+        let tree = linux::open_tree(store.as_raw_fd(), c"f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+            .map_err(err)?;
+        linux::mount_setattr(
+            tree.as_raw_fd(),
+            false,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            0,
+            0,
+        )
+        .map_err(err)?;
+        match self.mountpoint(dest, false, "(generated file)") {
+            Ok(target) => linux::move_mount(
+                tree.as_raw_fd(),
+                c"",
+                target.as_raw_fd(),
+                c"",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+            )
+            .map_err(err),
+            // A read-only /etc without the file: nothing to replace.
+            Err(_) => Ok(()),
+        }
     }
 
     fn mask(&mut self, dest: &Path) -> Result<()> {

@@ -101,6 +101,43 @@ impl Sys for Fake {
     fn setsid(&mut self) -> Result<(), Errno> {
         self.record("setsid".into())
     }
+    fn landlock_restrict(
+        &mut self,
+        plan: &crate::confine::landlock::LandlockPlan,
+    ) -> crate::error::Result<Vec<String>> {
+        self.record(format!(
+            "landlock({:?}, {} rules)",
+            plan.mode,
+            plan.read.len() + plan.write.len() + plan.execute.len()
+        ))
+        .map(|_| Vec::new())
+        .map_err(|errno| crate::error::Error::Landlock {
+            what: errno.to_string(),
+        })
+    }
+    fn set_rlimits(
+        &mut self,
+        limits: &[(nix::sys::resource::Resource, u64)],
+    ) -> crate::error::Result<()> {
+        self.record(format!("setrlimit({limits:?})"))
+            .map_err(|errno| crate::error::Error::Process {
+                what: "set limits",
+                errno,
+            })
+    }
+    fn umask(&mut self, mask: u32) {
+        let _ = self.record(format!("umask({mask:o})"));
+    }
+    fn install_seccomp(
+        &mut self,
+        program: &[crate::confine::seccomp::sock_filter],
+    ) -> crate::error::Result<()> {
+        self.record(format!("seccomp({} instructions)", program.len()))
+            .map_err(|errno| crate::error::Error::Process {
+                what: "install seccomp",
+                errno,
+            })
+    }
     fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()> {
         let ops: Vec<String> = view
             .ops

@@ -35,6 +35,20 @@ pub trait Sys {
     fn cap_ambient_raise(&mut self, cap: u32) -> Result<(), Errno>;
     fn set_no_new_privs(&mut self) -> Result<(), Errno>;
     fn setsid(&mut self) -> Result<(), Errno>;
+    /// Restricts this process with landlock; returns notes on what was not enforced.
+    fn landlock_restrict(
+        &mut self,
+        plan: &crate::confine::landlock::LandlockPlan,
+    ) -> crate::error::Result<Vec<String>>;
+    fn set_rlimits(
+        &mut self,
+        limits: &[(nix::sys::resource::Resource, u64)],
+    ) -> crate::error::Result<()>;
+    fn umask(&mut self, mask: u32);
+    fn install_seccomp(
+        &mut self,
+        program: &[crate::confine::seccomp::sock_filter],
+    ) -> crate::error::Result<()>;
     /// Builds the filesystem view and pivots into it ([`crate::ns::mount::apply_view`]).
     fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()>;
 }
@@ -112,5 +126,30 @@ impl Sys for Linux {
 
     fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()> {
         crate::ns::mount::apply_view(view)
+    }
+
+    fn landlock_restrict(
+        &mut self,
+        plan: &crate::confine::landlock::LandlockPlan,
+    ) -> crate::error::Result<Vec<String>> {
+        crate::confine::landlock::restrict(plan)
+    }
+
+    fn set_rlimits(
+        &mut self,
+        limits: &[(nix::sys::resource::Resource, u64)],
+    ) -> crate::error::Result<()> {
+        crate::confine::limits::apply(limits)
+    }
+
+    fn umask(&mut self, mask: u32) {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+
+    fn install_seccomp(
+        &mut self,
+        program: &[crate::confine::seccomp::sock_filter],
+    ) -> crate::error::Result<()> {
+        crate::confine::seccomp::install(program).map_err(Into::into)
     }
 }

@@ -1,5 +1,8 @@
 //! sbx's integration tests: one binary, the real `sbx` run rootless (and as root).
 
+mod confine;
 mod core;
 mod docs;
+mod fs;
+mod net;
 mod util;

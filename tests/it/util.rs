@@ -120,7 +120,8 @@ impl Sbx {
         let user = unprivileged_user();
         let dir = TestDir::new(Some(&user));
         let mut cmd = if is_root() {
-            let mut c = Command::new("setpriv");
+            // By absolute path, so that a test may change PATH for sbx alone.
+            let mut c = Command::new("/usr/bin/setpriv");
             c.arg(format!("--reuid={}", user.uid))
                 .arg(format!("--regid={}", user.gid))
                 .arg("--clear-groups")

@@ -1,0 +1,128 @@
+//! Landlock (landlock(7)), through the `landlock` crate: filesystem access limited to the
+//! policy's read, write and execute paths (plus what the command line's own mounts need), TCP
+//! bind and connect port allow-lists (ABI 4+), and scopes for abstract unix sockets and signals
+//! (ABI 6+). Applied after the mounts, since a landlocked process cannot mount.
+
+use std::path::PathBuf;
+
+use landlock::{
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+
+use crate::error::{Error, Result};
+
+/// The newest ABI sbx asks for: filesystem (with ioctl on devices), network, scopes.
+const ABI_WANTED: ABI = ABI::V6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Enforce what the kernel supports; say with -v what was not enforced.
+    BestEffort,
+    /// Fail when the kernel cannot enforce everything.
+    Require,
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandlockPlan {
+    pub mode: Mode,
+    pub read: Vec<PathBuf>,
+    pub write: Vec<PathBuf>,
+    pub execute: Vec<PathBuf>,
+    pub bind_tcp: Option<Vec<u16>>,
+    pub connect_tcp: Option<Vec<u16>>,
+    pub scope_abstract_unix: bool,
+    pub scope_signal: bool,
+}
+
+fn err(what: String) -> Error {
+    Error::Landlock { what }
+}
+
+/// Restricts the calling process (and what it executes) to the plan. Paths that do not exist
+/// inside the sandbox are skipped. Returns notes about what was not enforced, for -v.
+pub fn restrict(plan: &LandlockPlan) -> Result<Vec<String>> {
+    if plan.mode == Mode::Off {
+        return Ok(vec!["landlock: off".into()]);
+    }
+    let level = match plan.mode {
+        Mode::Require => CompatLevel::HardRequirement,
+        _ => CompatLevel::BestEffort,
+    };
+    let wrap = |e: landlock::RulesetError| {
+        let hint = if plan.mode == Mode::Require {
+            " (landlock.mode = \"require\": this kernel lacks a needed Landlock ABI; Linux 6.7 has ABI 4 \
+             for TCP rules, 6.12 has ABI 6 for scopes; or use mode = \"best-effort\")"
+        } else {
+            ""
+        };
+        err(format!("{e}{hint}"))
+    };
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(AccessFs::from_all(ABI_WANTED))
+        .map_err(wrap)?;
+    if plan.bind_tcp.is_some() {
+        ruleset = ruleset.handle_access(AccessNet::BindTcp).map_err(wrap)?;
+    }
+    if plan.connect_tcp.is_some() {
+        ruleset = ruleset.handle_access(AccessNet::ConnectTcp).map_err(wrap)?;
+    }
+    if plan.scope_abstract_unix {
+        ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(wrap)?;
+    }
+    if plan.scope_signal {
+        ruleset = ruleset.scope(Scope::Signal).map_err(wrap)?;
+    }
+    let mut created = ruleset.create().map_err(wrap)?;
+    let mut notes = Vec::new();
+    let read = AccessFs::from_read(ABI_WANTED);
+    let write = AccessFs::from_write(ABI_WANTED) | read;
+    let execute = read | AccessFs::Execute;
+    for (paths, access) in [
+        (&plan.read, read),
+        (&plan.write, write),
+        (&plan.execute, execute),
+    ] {
+        for path in paths {
+            match PathFd::new(path) {
+                Ok(fd) => {
+                    // A rule on a file may only carry file rights.
+                    let is_dir = path.is_dir();
+                    let access = if is_dir {
+                        access
+                    } else {
+                        access & AccessFs::from_file(ABI_WANTED)
+                    };
+                    created = created
+                        .add_rule(PathBeneath::new(fd, access))
+                        .map_err(wrap)?;
+                }
+                Err(_) => notes.push(format!(
+                    "landlock: {} does not exist inside; no rule",
+                    path.display()
+                )),
+            }
+        }
+    }
+    for (ports, access) in [
+        (&plan.bind_tcp, AccessNet::BindTcp),
+        (&plan.connect_tcp, AccessNet::ConnectTcp),
+    ] {
+        for &port in ports.iter().flatten() {
+            created = created.add_rule(NetPort::new(port, access)).map_err(wrap)?;
+        }
+    }
+    let status = created.restrict_self().map_err(wrap)?;
+    match status.ruleset {
+        RulesetStatus::FullyEnforced => {}
+        RulesetStatus::PartiallyEnforced => {
+            notes.push("landlock: partially enforced (the kernel's ABI is older than 6)".into())
+        }
+        RulesetStatus::NotEnforced => {
+            notes.push("landlock: not enforced (not supported by this kernel)".into())
+        }
+    }
+    Ok(notes)
+}

@@ -1,0 +1,201 @@
+//! The TOML schema of one policy file, strict: every table denies unknown keys, and every value
+//! keeps its byte span so errors and `sbx policy show` can name file, line and column.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// One line saying what the policy is for.
+    pub description: Option<S<String>>,
+    /// Parent policies, applied in order before this one.
+    #[serde(default)]
+    pub extends: Vec<S<String>>,
+    #[serde(default)]
+    pub namespaces: Namespaces,
+    #[serde(default)]
+    pub identity: Identity,
+    #[serde(default)]
+    pub filesystem: Filesystem,
+    #[serde(default)]
+    pub environment: Environment,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    #[serde(default)]
+    pub landlock: Landlock,
+    #[serde(default)]
+    pub seccomp: Seccomp,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub process: Process,
+}
+
+/// Which namespaces are new (`true`) or the host's (`false`). The user namespace is always new.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Namespaces {
+    pub mount: Option<S<bool>>,
+    pub pid: Option<S<bool>>,
+    pub ipc: Option<S<bool>>,
+    pub uts: Option<S<bool>>,
+    pub net: Option<S<bool>>,
+    pub cgroup: Option<S<bool>>,
+    pub time: Option<S<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// `current` or `root`.
+    pub map: Option<S<String>>,
+    pub uid: Option<S<u32>>,
+    pub gid: Option<S<u32>>,
+    pub hostname: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filesystem {
+    /// `default` (the safe default view) or `empty` (only the mounts listed).
+    pub view: Option<S<String>>,
+    /// A root tree to start from.
+    pub root: Option<S<String>>,
+    /// Mounts, applied in order after the parents' ones.
+    #[serde(default)]
+    pub mounts: Vec<S<Mount>>,
+}
+
+/// One mount: exactly one of the kind keys (`bind`, `ro_bind`, `dev_bind`, `tmpfs`, `dir`,
+/// `symlink`, `remount_ro`, `proc`, `dev`, `mqueue`, `overlay`, `mask`, `remove`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    pub bind: Option<String>,
+    pub ro_bind: Option<String>,
+    pub dev_bind: Option<String>,
+    /// Where a bind or symlink goes (a bind's default: the source path).
+    pub dest: Option<String>,
+    /// A missing bind source is skipped.
+    pub optional: Option<bool>,
+    pub tmpfs: Option<String>,
+    pub size: Option<String>,
+    pub perms: Option<String>,
+    pub dir: Option<String>,
+    /// The symlink's target.
+    pub symlink: Option<String>,
+    pub remount_ro: Option<String>,
+    pub proc: Option<String>,
+    pub dev: Option<String>,
+    pub mqueue: Option<String>,
+    /// An overlay's mount point; `lower` are its layers (last highest), `upper` and `work` its
+    /// writable directories (without them, writes go to an invisible tmpfs).
+    pub overlay: Option<String>,
+    pub lower: Option<Vec<String>>,
+    pub upper: Option<String>,
+    pub work: Option<String>,
+    pub mask: Option<String>,
+    /// Removes every inherited mount whose destination is this path.
+    pub remove: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Start from an empty environment (then `keep` names what passes through).
+    pub clear: Option<S<bool>>,
+    #[serde(default)]
+    pub keep: Vec<S<String>>,
+    #[serde(default)]
+    pub set: BTreeMap<String, S<String>>,
+    #[serde(default)]
+    pub unset: Vec<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    #[serde(default)]
+    pub keep: Vec<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Landlock {
+    /// `best-effort` (default), `require`, or `off`.
+    pub mode: Option<S<String>>,
+    #[serde(default)]
+    pub read: Vec<S<String>>,
+    #[serde(default)]
+    pub write: Vec<S<String>>,
+    #[serde(default)]
+    pub execute: Vec<S<String>>,
+    /// TCP ports the sandbox may bind; absent means no restriction.
+    pub bind_tcp: Option<Vec<S<u16>>>,
+    /// TCP ports the sandbox may connect to; absent means no restriction.
+    pub connect_tcp: Option<Vec<S<u16>>>,
+    /// `abstract-unix-socket`, `signal`; absent means both.
+    pub scopes: Option<Vec<S<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seccomp {
+    /// `false` installs no filter at all.
+    pub enabled: Option<S<bool>>,
+    /// `allow` (a deny-list), or `errno`, `kill`, `log`, `trap` (an allow-list).
+    pub default_action: Option<S<String>>,
+    /// The errno of denied calls: a name such as `EPERM`, or a number.
+    pub errno: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub allow: Vec<S<String>>,
+    #[serde(default)]
+    pub deny: Vec<S<String>>,
+    /// Argument conditions: `{ syscall = "ioctl", action = "errno", args = [{ index = 1,
+    /// op = "eq", value = 0x5412 }] }`.
+    #[serde(default)]
+    pub rules: Vec<S<crate::confine::seccomp::RuleSpec>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub nofile: Option<S<u64>>,
+    pub nproc: Option<S<u64>>,
+    #[serde(rename = "as")]
+    pub address_space: Option<S<u64>>,
+    pub cpu: Option<S<u64>>,
+    pub fsize: Option<S<u64>>,
+    pub core: Option<S<u64>>,
+    pub stack: Option<S<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// `none` (only `lo`), `host` or `pasta`.
+    pub mode: Option<S<String>>,
+    /// Published ports for `pasta`: `[HOST_IP:]HOST_PORT:PORT[/tcp|/udp]`.
+    #[serde(default)]
+    pub publish: Vec<S<String>>,
+    /// Landlock's TCP allow-lists (added to `landlock.bind_tcp` and `landlock.connect_tcp`).
+    pub bind_tcp: Option<Vec<S<u16>>>,
+    pub connect_tcp: Option<Vec<S<u16>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    pub die_with_parent: Option<S<bool>>,
+    pub new_session: Option<S<bool>>,
+    pub as_pid_1: Option<S<bool>>,
+    /// An octal string such as "022".
+    pub umask: Option<S<String>>,
+}
