@@ -257,38 +257,64 @@ fn block_code(rules: &[Rule], base: u32) -> Result<Vec<sock_filter>, usize> {
     Ok(out)
 }
 
-/// A balanced binary search on `nr` over `intervals`, each `(first nr, code)`, sorted and
+/// What an interval of syscall numbers leads to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    /// `ret` this action.
+    Ret(u32),
+    /// This block, inline (its only user).
+    Inline(usize),
+    /// `ja` to this block, after the tree (it has several users).
+    Shared(usize),
+}
+
+/// A balanced binary search on `nr` over intervals, each `(first nr, leaf)`, sorted and
 /// covering every number from the first one up. Every jump is forward into a subtree whose
 /// size is known, so a too-long jump becomes a `ja` (32-bit offset) trampoline.
-fn tree(intervals: &[(u32, Vec<sock_filter>)]) -> Vec<sock_filter> {
-    if let [(_, code)] = intervals {
-        return code.clone();
-    }
-    let mid = intervals.len() / 2;
-    let left = tree(&intervals[..mid]);
-    let right = tree(&intervals[mid..]);
-    let pivot = intervals[mid].0;
-    let mut out = Vec::with_capacity(left.len() + right.len() + 2);
-    match u8::try_from(left.len()) {
-        Ok(skip) => out.push(jump(BPF_JGE_K, pivot, skip, 0)),
-        Err(_) => {
-            out.push(jump(BPF_JGE_K, pivot, 0, 1));
-            out.push(stmt(BPF_JA, left.len() as u32));
+struct Tree<'a> {
+    blocks: &'a [Vec<sock_filter>],
+    /// Where each shared block starts in the program.
+    shared_at: &'a [usize],
+}
+
+impl Tree<'_> {
+    fn size(&self, intervals: &[(u32, Leaf)]) -> usize {
+        match intervals {
+            [(_, Leaf::Inline(id))] => self.blocks[*id].len(),
+            [_] => 1,
+            _ => {
+                let (left, right) = intervals.split_at(intervals.len() / 2);
+                let left = self.size(left);
+                usize::from(left > 255) + 1 + left + self.size(right)
+            }
         }
     }
-    out.extend(left);
-    out.extend(right);
-    out
-}
 
-/// A leaf of the search tree, before it becomes code.
-enum Leaf {
-    Ret(u32),
-    Block(usize),
+    fn emit(&self, intervals: &[(u32, Leaf)], out: &mut Vec<sock_filter>) {
+        match intervals {
+            [(_, Leaf::Ret(ret))] => out.push(stmt(BPF_RET_K, *ret)),
+            [(_, Leaf::Inline(id))] => out.extend_from_slice(&self.blocks[*id]),
+            [(_, Leaf::Shared(id))] => {
+                let from = out.len() + 1;
+                out.push(stmt(BPF_JA, (self.shared_at[*id] - from) as u32));
+            }
+            _ => {
+                let (left, right) = intervals.split_at(intervals.len() / 2);
+                let pivot = right[0].0;
+                let skip = self.size(left);
+                match u8::try_from(skip) {
+                    Ok(skip) => out.push(jump(BPF_JGE_K, pivot, skip, 0)),
+                    Err(_) => {
+                        out.push(jump(BPF_JGE_K, pivot, 0, 1));
+                        out.push(stmt(BPF_JA, skip as u32));
+                    }
+                }
+                self.emit(left, out);
+                self.emit(right, out);
+            }
+        }
+    }
 }
-
-/// Placeholder for a jump to a shared block (not a BPF opcode; replaced before returning).
-const SHARED_BLOCK: u16 = 0xffff;
 
 /// Why a program could not be generated.
 #[derive(Debug, PartialEq, Eq)]
@@ -320,8 +346,8 @@ pub fn generate(
         ]);
     }
 
-    // A block of rules shared by several syscalls (a rule on a group) is emitted once, after
-    // the tree; their leaves jump to it.
+    // The code of each distinct block of rules; a block used by several syscalls (rules given
+    // for a group) is emitted once, after the tree, and their leaves jump to it.
     let mut blocks: Vec<Vec<sock_filter>> = Vec::new();
     let mut users: Vec<usize> = Vec::new();
     let mut leaves: Vec<(u32, Leaf)> = Vec::with_capacity(outcomes.len());
@@ -331,71 +357,68 @@ pub fn generate(
             Outcome::Rules { rules, base } => {
                 let code =
                     block_code(rules, *base).map_err(|len| GenError::RuleTooLong { nr, len })?;
-                let id = match blocks.iter().position(|b| *b == code) {
-                    Some(id) => id,
-                    None => {
-                        blocks.push(code);
-                        users.push(0);
-                        blocks.len() - 1
-                    }
-                };
+                let id = blocks.iter().position(|b| *b == code).unwrap_or_else(|| {
+                    blocks.push(code);
+                    users.push(0);
+                    blocks.len() - 1
+                });
                 users[id] += 1;
-                Leaf::Block(id)
+                Leaf::Inline(id)
             }
         };
         leaves.push((nr, leaf));
     }
 
-    // Intervals of equal outcome over all of u32; neighbours that return the same merge.
-    let mut intervals: Vec<(u32, Vec<sock_filter>)> = Vec::new();
-    let mut push = |first: u32, code: Vec<sock_filter>| {
-        // One instruction: a `ret` or a jump to a shared block (the same block, if equal).
-        let mergeable = code.len() == 1 && matches!(code[0].code, BPF_RET_K | SHARED_BLOCK);
+    // Intervals of equal outcome over all of u32; neighbours that return the same, or jump to
+    // the same shared block, merge.
+    let mut intervals: Vec<(u32, Leaf)> = Vec::with_capacity(2 * leaves.len() + 1);
+    let mut push = |first: u32, leaf: Leaf| {
+        let leaf = match leaf {
+            Leaf::Inline(id) if users[id] > 1 => Leaf::Shared(id),
+            other => other,
+        };
         match intervals.last() {
-            Some((_, last)) if mergeable && *last == code => {}
-            _ => intervals.push((first, code)),
+            Some((_, last)) if *last == leaf && !matches!(leaf, Leaf::Inline(_)) => {}
+            _ => intervals.push((first, leaf)),
         }
     };
     let mut next: u64 = 0;
     for (nr, leaf) in leaves {
         if u64::from(nr) > next {
-            push(next as u32, vec![stmt(BPF_RET_K, default)]);
+            push(next as u32, Leaf::Ret(default));
         }
-        let code = match leaf {
-            Leaf::Ret(ret) => vec![stmt(BPF_RET_K, ret)],
-            Leaf::Block(id) if users[id] == 1 => blocks[id].clone(),
-            Leaf::Block(id) => vec![stmt(SHARED_BLOCK, id as u32)],
-        };
-        push(nr, code);
+        push(nr, leaf);
         next = u64::from(nr) + 1;
     }
     if next <= u64::from(u32::MAX) {
-        push(next as u32, vec![stmt(BPF_RET_K, default)]);
+        push(next as u32, Leaf::Ret(default));
     }
-    let tree = tree(&intervals);
 
-    // The shared blocks go after the tree; each placeholder becomes a `ja` to its block.
-    let tail_start = prog.len() + tree.len();
-    let mut block_at = vec![0usize; blocks.len()];
-    let mut tail = Vec::new();
-    for (id, block) in blocks.into_iter().enumerate() {
+    // Sizes first (the shared blocks go after the tree), then the code in one pass.
+    let mut shared_at = vec![0; blocks.len()];
+    let mut tree = Tree {
+        blocks: &blocks,
+        shared_at: &[],
+    };
+    let mut len = prog.len() + tree.size(&intervals);
+    for (id, block) in blocks.iter().enumerate() {
         if users[id] > 1 {
-            block_at[id] = tail_start + tail.len();
-            tail.extend(block);
+            shared_at[id] = len;
+            len += block.len();
         }
     }
-    let base = prog.len();
-    prog.extend(tree);
-    for pc in base..prog.len() {
-        if prog[pc].code == SHARED_BLOCK {
-            let to = block_at[prog[pc].k as usize];
-            prog[pc] = stmt(BPF_JA, (to - pc - 1) as u32);
+    if len > MAX_INSNS {
+        return Err(GenError::TooLong(len));
+    }
+    prog.reserve_exact(len - prog.len());
+    tree.shared_at = &shared_at;
+    tree.emit(&intervals, &mut prog);
+    for (id, block) in blocks.iter().enumerate() {
+        if users[id] > 1 {
+            prog.extend_from_slice(block);
         }
     }
-    prog.extend(tail);
-    if prog.len() > MAX_INSNS {
-        return Err(GenError::TooLong(prog.len()));
-    }
+    debug_assert_eq!(prog.len(), len);
     Ok(prog)
 }
 

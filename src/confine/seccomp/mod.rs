@@ -8,8 +8,9 @@
 //! Two filters ship ready-made:
 //! - [`SeccompSpec::default_filter`] allows everything except a deny-list of kernel attack
 //!   surface that sandboxed programs have no business using (keyrings, bpf, perf, userfaultfd,
-//!   module and kexec loading, reboot, swap, acct, the clock, file handles, io_uring, the mount
-//!   API, new user namespaces, TIOCSTI/TIOCLINUX terminal injection); see
+//!   module and kexec loading, reboot, swap, acct, the clock, file handles, io_uring, `@mount`
+//!   (the mount API, pivot_root and chroot), new user namespaces, TIOCSTI/TIOCLINUX terminal
+//!   injection); the same list as `policies/default.toml`; see
 //!   [`default_program`].
 //! - [`SeccompSpec::untrusted`] allows only the `@baseline` group, plus the same argument rules.
 //!
@@ -208,21 +209,6 @@ pub struct SeccompSpec {
     pub rules: Vec<RuleSpec>,
 }
 
-/// The mount API family, denied by the default filter (`@mount` without chroot).
-const MOUNT_FAMILY: &[&str] = &[
-    "mount",
-    "umount2",
-    "pivot_root",
-    "move_mount",
-    "open_tree",
-    "open_tree_attr",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-];
-
 // ioctl requests of <asm-generic/ioctls.h>, the same on x86_64 and aarch64.
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541c;
@@ -264,7 +250,7 @@ impl SeccompSpec {
 
     /// sbx's default filter: allow all but a deny-list, with [`SeccompSpec::base_rules`].
     pub fn default_filter() -> SeccompSpec {
-        let mut deny: Vec<String> = [
+        let deny: Vec<String> = [
             "@keyring",
             "@bpf",
             "perf_event_open",
@@ -276,11 +262,11 @@ impl SeccompSpec {
             "@clock",
             "@file-handle",
             "@io-uring",
+            "@mount",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
-        deny.extend(MOUNT_FAMILY.iter().map(|s| s.to_string()));
         SeccompSpec {
             default_action: Action::Allow,
             allow: Vec::new(),

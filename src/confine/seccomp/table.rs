@@ -21,26 +21,24 @@ macro_rules! syscall_table {
         literal_x86_64: [$($lx:ident = $lxn:literal),* $(,)?],
         literal_aarch64: [$($la:ident = $lan:literal),* $(,)?],
     ) => {
+        /// `(name, number)` for every syscall of the architecture sbx is built for.
         #[cfg(target_arch = "x86_64")]
-        const UNSORTED: &[(&str, u32)] = &[
+        pub(super) static NATIVE: &[(&str, u32)] = &[
             $((strip_sys(stringify!($b)), libc::$b as u32),)*
             $((strip_sys(stringify!($x)), libc::$x as u32),)*
             $((stringify!($lb), $lbn),)*
             $((stringify!($lx), $lxn),)*
         ];
+        /// `(name, number)` for every syscall of the architecture sbx is built for.
         #[cfg(target_arch = "aarch64")]
-        const UNSORTED: &[(&str, u32)] = &[
+        pub(super) static NATIVE: &[(&str, u32)] = &[
             $((strip_sys(stringify!($b)), libc::$b as u32),)*
             $((stringify!($lb), $lbn),)*
             $((stringify!($la), $lan),)*
         ];
         /// No syscall table: seccomp filters are only compiled for x86_64 and aarch64.
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        const UNSORTED: &[(&str, u32)] = &[];
-
-        /// `(name, number)` for every syscall of the architecture sbx is built for, sorted by
-        /// name at compile time (so lookups need no index built at run time).
-        pub(super) static NATIVE: [(&str, u32); UNSORTED.len()] = sorted(UNSORTED);
+        pub(super) static NATIVE: &[(&str, u32)] = &[];
 
         /// Every syscall name of x86_64 and aarch64 (a name may appear twice).
         pub(super) static ALL_NAMES: &[&str] = &[
@@ -140,43 +138,47 @@ syscall_table! {
     ],
 }
 
-/// `a < b`, bytewise (as `str`'s `Ord`), in a const fn.
-const fn less(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+/// FNV-1a, usable at compile time.
+const fn hash(name: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
     let mut i = 0;
-    while i < a.len() && i < b.len() {
-        if a[i] != b[i] {
-            return a[i] < b[i];
-        }
+    while i < name.len() {
+        h = (h ^ name[i] as u32).wrapping_mul(0x0100_0193);
         i += 1;
     }
-    a.len() < b.len()
+    h as usize
 }
 
-/// `table` sorted by name, at compile time (an insertion sort: a few hundred entries).
-const fn sorted<const N: usize>(table: &[(&'static str, u32)]) -> [(&'static str, u32); N] {
-    let mut out = [("", 0); N];
+/// Slots of the name index: a power of two, over twice the number of syscalls.
+const SLOTS: usize = 1024;
+
+/// An open-addressing hash index of [`NATIVE`] by name, built at compile time: slot `h` holds
+/// 1 + the position of a name in `NATIVE`, or 0. No index is built at run time.
+static INDEX: [u16; SLOTS] = {
+    assert!(NATIVE.len() * 2 < SLOTS);
+    let mut slots = [0u16; SLOTS];
     let mut i = 0;
-    while i < N {
-        out[i] = table[i];
-        let mut j = i;
-        while j > 0 && less(out[j].0, out[j - 1].0) {
-            let swap = out[j];
-            out[j] = out[j - 1];
-            out[j - 1] = swap;
-            j -= 1;
+    while i < NATIVE.len() {
+        let mut h = hash(NATIVE[i].0.as_bytes()) % SLOTS;
+        while slots[h] != 0 {
+            h = (h + 1) % SLOTS;
         }
+        slots[h] = (i + 1) as u16;
         i += 1;
     }
-    out
-}
+    slots
+};
 
 /// The number of syscall `name` on the architecture sbx is built for.
 pub fn number(name: &str) -> Option<u32> {
-    NATIVE
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| NATIVE[i].1)
+    let mut h = hash(name.as_bytes()) % SLOTS;
+    loop {
+        let (entry, nr) = *NATIVE.get(usize::from(INDEX[h]).checked_sub(1)?)?;
+        if entry == name {
+            return Some(nr);
+        }
+        h = (h + 1) % SLOTS;
+    }
 }
 
 /// The name of syscall number `nr` on the architecture sbx is built for.
@@ -191,7 +193,7 @@ pub fn is_known(name: &str) -> bool {
 
 /// Every syscall of the architecture sbx is built for, as `(name, number)`.
 pub fn native() -> &'static [(&'static str, u32)] {
-    &NATIVE
+    NATIVE
 }
 
 #[cfg(test)]
@@ -199,10 +201,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sorted_by_name_at_compile_time() {
-        assert!(NATIVE.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(NATIVE.len(), UNSORTED.len());
-        assert!(UNSORTED.iter().all(|(n, nr)| number(n) == Some(*nr)));
+    fn the_index_finds_every_name() {
+        assert!(NATIVE.iter().all(|(n, nr)| number(n) == Some(*nr)));
+        assert_eq!(
+            INDEX.iter().filter(|&&slot| slot != 0).count(),
+            NATIVE.len()
+        );
+        assert_eq!(number(""), None);
     }
 
     #[test]
