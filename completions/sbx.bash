@@ -68,13 +68,21 @@ _sbx() {
 
     case "${cmd}" in
         sbx)
-            opts="-r -p -v -h -V --policy --map-root --map-current --uid --gid --net --publish --share-net --share-ipc --share-uts --share-pid --share-cgroup --unshare-time --hostname --chdir --setenv --unsetenv --clearenv --cap-add --as-pid-1 --new-session --json-status-fd --verbose --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --tmpfs --size --perms --dir --symlink --remount-ro --proc --dev --mqueue --overlay-src --tmp-overlay --overlay --mask --root --propagation --help --version policy help"
+            opts="-r -p -v -h -V --policy --map-root --map-current --map-auto --map-users --map-groups --uid --gid --net --publish --share-net --share-ipc --share-uts --share-pid --share-cgroup --unshare-time --hostname --chdir --setenv --unsetenv --clearenv --cap-add --as-pid-1 --new-session --json-status-fd --verbose --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --tmpfs --size --perms --dir --symlink --remount-ro --proc --dev --mqueue --overlay-src --tmp-overlay --overlay --mask --root --propagation --help --version policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --map-users)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --map-groups)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sbx_global_optspecs
-    string join \n policy= r/map-root map-current uid= gid= net= p/publish= share-net share-ipc share-uts share-pid share-cgroup unshare-time hostname= chdir= setenv= unsetenv= clearenv cap-add= as-pid-1 new-session json-status-fd= v/verbose bind= bind-try= ro-bind= ro-bind-try= dev-bind= dev-bind-try= tmpfs= size= perms= dir= symlink= remount-ro= proc= dev= mqueue= overlay-src= tmp-overlay= overlay= mask= root= propagation= h/help V/version
+    string join \n policy= r/map-root map-current map-auto map-users= map-groups= uid= gid= net= p/publish= share-net share-ipc share-uts share-pid share-cgroup unshare-time hostname= chdir= setenv= unsetenv= clearenv cap-add= as-pid-1 new-session json-status-fd= v/verbose bind= bind-try= ro-bind= ro-bind-try= dev-bind= dev-bind-try= tmpfs= size= perms= dir= symlink= remount-ro= proc= dev= mqueue= overlay-src= tmp-overlay= overlay= mask= root= propagation= h/help V/version
 end
 
 function __fish_sbx_needs_command
@@ -25,6 +25,8 @@ function __fish_sbx_using_subcommand
 end
 
 complete -c sbx -n "__fish_sbx_needs_command" -l policy -d 'The policy to start from: a name (looked up in $XDG_CONFIG_HOME/sbx/policies, /etc/sbx/policies, then the built-in ones) or a file (a value containing / or ending in .toml); never the current directory. Command-line options override it. [default: default]' -r
+complete -c sbx -n "__fish_sbx_needs_command" -l map-users -d 'Map uids INNER..INNER+COUNT inside to OUTER..OUTER+COUNT outside (util-linux 2.39 order; repeatable), or `auto` for the caller\'s subordinate uids. The outer ids must be the caller\'s own or in /etc/subuid; newuidmap writes the map' -r
+complete -c sbx -n "__fish_sbx_needs_command" -l map-groups -d 'Like --map-users, for gids and /etc/subgid (newgidmap writes the map)' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l uid -d 'The uid that the caller\'s uid appears as inside (overrides --map-root and --map-current)' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l gid -d 'The gid that the caller\'s gid appears as inside (overrides --map-root and --map-current)' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l net -d 'The sandbox\'s network: none (a new namespace with only lo, the default), host (the host\'s, like --share-net) or pasta (a new namespace with user-mode networking through pasta(1), package passt; the host\'s own ports stay out of reach unless published)' -r -f -a "none\t'A new network namespace with only the loopback interface'
@@ -63,6 +65,7 @@ shared\t'Mounts from the host propagate in, and mounts inside propagate between 
 unchanged\t'Keep what the new mount namespace inherited (rootless, the kernel has already made the host\'s shared mounts slaves; real root needs slave, as pivot_root refuses shared mounts)'"
 complete -c sbx -n "__fish_sbx_needs_command" -s r -l map-root -d 'Map the caller\'s uid and gid to 0 (root) inside the sandbox'
 complete -c sbx -n "__fish_sbx_needs_command" -l map-current -d 'Map the caller\'s uid and gid to themselves inside the sandbox (the default)'
+complete -c sbx -n "__fish_sbx_needs_command" -l map-auto -d 'Map the caller to 0 (root) inside and its subordinate ids (/etc/subuid, /etc/subgid) to 1..N, through newuidmap and newgidmap, as `unshare --map-auto --map-root-user` and rootless Podman do. The same as --map-users auto --map-groups auto. Root inside then keeps CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETUID and CAP_SETGID, which act only on the ids mapped into the sandbox, so that chown and tar work'
 complete -c sbx -n "__fish_sbx_needs_command" -l share-net -d 'Keep the host\'s network namespace (the sandbox sees the host\'s interfaces)'
 complete -c sbx -n "__fish_sbx_needs_command" -l share-ipc -d 'Keep the host\'s IPC namespace (System V IPC and POSIX message queues)'
 complete -c sbx -n "__fish_sbx_needs_command" -l share-uts -d 'Keep the host\'s UTS namespace (hostname and domain name); --hostname is then refused'

@@ -72,6 +72,24 @@ pub struct Cli {
     #[arg(long, overrides_with = "map_root", help_heading = "Identity")]
     pub map_current: bool,
 
+    /// Map the caller to 0 (root) inside and its subordinate ids (/etc/subuid, /etc/subgid)
+    /// to 1..N, through newuidmap and newgidmap, as `unshare --map-auto --map-root-user` and
+    /// rootless Podman do. The same as --map-users auto --map-groups auto. Root inside then
+    /// keeps CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETUID and CAP_SETGID,
+    /// which act only on the ids mapped into the sandbox, so that chown and tar work.
+    #[arg(long, help_heading = "Identity")]
+    pub map_auto: bool,
+
+    /// Map uids INNER..INNER+COUNT inside to OUTER..OUTER+COUNT outside (util-linux 2.39 order;
+    /// repeatable), or `auto` for the caller's subordinate uids. The outer ids must be the
+    /// caller's own or in /etc/subuid; newuidmap writes the map.
+    #[arg(long, value_name = "INNER:OUTER:COUNT|auto", action = ArgAction::Append, help_heading = "Identity")]
+    pub map_users: Vec<String>,
+
+    /// Like --map-users, for gids and /etc/subgid (newgidmap writes the map).
+    #[arg(long, value_name = "INNER:OUTER:COUNT|auto", action = ArgAction::Append, help_heading = "Identity")]
+    pub map_groups: Vec<String>,
+
     /// The uid that the caller's uid appears as inside (overrides --map-root and --map-current).
     #[arg(long, value_name = "UID", help_heading = "Identity")]
     pub uid: Option<u32>,

@@ -70,6 +70,9 @@ pub enum Error {
     #[error("{what}\nhint: {hint}")]
     Network { what: String, hint: String },
 
+    #[error("{what}\nhint: {hint}")]
+    IdRanges { what: String, hint: String },
+
     #[error("landlock: {what}")]
     Landlock { what: String },
 

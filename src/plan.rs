@@ -18,6 +18,8 @@ use crate::confine::landlock::{LandlockPlan, Mode as LandlockMode};
 use crate::confine::seccomp::{self, sock_filter, Action, SeccompSpec};
 use crate::error::{Error, Result};
 use crate::exec::{self, EnvOp};
+use crate::idmap::subid::{IdKind, IdMapping};
+use crate::idmap::{build_map, Owner, Request};
 use crate::ns::mount::{self, BindKind, FsOp, Upper, View};
 use crate::ns::net::{NetMode, Publish};
 use crate::ns::user::IdMap;
@@ -70,6 +72,9 @@ pub struct Plan {
     pub envp: Vec<CString>,
     pub uid: IdMap,
     pub gid: IdMap,
+    /// Id ranges (uid and gid map lines) that newuidmap and newgidmap write from outside;
+    /// None for the fast path, where the keeper maps its own ids itself.
+    pub ranges: Option<(Vec<IdMapping>, Vec<IdMapping>)>,
     /// The namespaces to create, the user namespace included.
     pub namespaces: NsSet,
     pub hostname: Option<String>,
@@ -159,12 +164,27 @@ impl Plan {
         let flag = |v: &Option<Val<bool>>, default: bool| v.as_ref().map_or(default, |v| v.v);
 
         // Identity: the command line, else the policy, else the caller's own ids.
-        let map_root = if cli.map_root {
+        let policy_map = policy.map.as_ref().map(|m| m.v.as_str());
+        // `auto` puts the caller at 0 inside, with the subordinate ids from 1 on.
+        let any_auto = policy
+            .map_users
+            .iter()
+            .chain(&policy.map_groups)
+            .any(|v| v.v == "auto")
+            || cli
+                .map_users
+                .iter()
+                .chain(&cli.map_groups)
+                .any(|v| v == "auto");
+        let map_auto =
+            cli.map_auto || (!cli.map_root && !cli.map_current && policy_map == Some("auto"));
+        let map_root_for_auto = map_auto || any_auto;
+        let map_root = if cli.map_root || map_root_for_auto {
             true
         } else if cli.map_current {
             false
         } else {
-            policy.map.as_ref().is_some_and(|m| m.v == "root")
+            policy_map == Some("root")
         };
         let (mut inner_uid, mut inner_gid) = if map_root {
             (0, 0)
@@ -205,6 +225,27 @@ impl Plan {
             }),
         };
         let host_net = net == NetMode::Host;
+        let users: Vec<&str> = policy
+            .map_users
+            .iter()
+            .map(|v| v.v.as_str())
+            .chain(cli.map_users.iter().map(String::as_str))
+            .collect();
+        let groups: Vec<&str> = policy
+            .map_groups
+            .iter()
+            .map(|v| v.v.as_str())
+            .chain(cli.map_groups.iter().map(String::as_str))
+            .collect();
+        let ranges = id_ranges(
+            map_auto,
+            &users,
+            &groups,
+            (inner_uid, inner_gid),
+            caller,
+            cli.verbose,
+        )?;
+
         let mut publish = Vec::new();
         for spec in policy
             .net_publish
@@ -263,6 +304,21 @@ impl Plan {
             .chain(cli.cap_add.iter().map(String::as_str))
         {
             keep_caps |= parse_capability(name).map_err(usage)?;
+        }
+        if ranges.is_some() && inner_uid == 0 {
+            // Root over a range of ids: chown, tar and package managers need these, and they
+            // act only on ids mapped into the sandbox.
+            use caps::Capability as C;
+            for cap in [
+                C::CAP_CHOWN,
+                C::CAP_DAC_OVERRIDE,
+                C::CAP_FOWNER,
+                C::CAP_FSETID,
+                C::CAP_SETUID,
+                C::CAP_SETGID,
+            ] {
+                keep_caps |= cap.bitmask();
+            }
         }
 
         for op in &cli_env {
@@ -416,6 +472,7 @@ impl Plan {
                 inside: inner_gid,
                 outside: caller.gid,
             },
+            ranges,
             view,
             namespaces,
             hostname,
@@ -435,6 +492,81 @@ impl Plan {
             policy: policy.name.clone(),
         })
     }
+}
+
+/// The uid and gid map lines for --map-auto, --map-users and --map-groups (None without them).
+fn id_ranges(
+    auto: bool,
+    users: &[&str],
+    groups: &[&str],
+    own_inside: (u32, u32),
+    caller: &Caller,
+    verbose: bool,
+) -> Result<Option<(Vec<IdMapping>, Vec<IdMapping>)>> {
+    if !auto && users.is_empty() && groups.is_empty() {
+        return Ok(None);
+    }
+    let request = |option: &str, values: &[&str]| -> Result<Option<Request>> {
+        let mut lines = Vec::new();
+        for v in values {
+            match crate::idmap::parse_request(option, v).map_err(Error::Usage)? {
+                None => return Ok(Some(Request::Auto)),
+                Some(line) => lines.push(line),
+            }
+        }
+        Ok(if auto {
+            Some(Request::Auto)
+        } else if lines.is_empty() {
+            None
+        } else {
+            Some(Request::Lines(lines))
+        })
+    };
+    let name = uzers::get_user_by_uid(caller.uid)
+        .map(|u| u.name().to_string_lossy().into_owned())
+        .ok_or_else(|| Error::IdRanges {
+            what: format!(
+                "uid {} has no user name, and /etc/subuid names owners",
+                caller.uid
+            ),
+            hint: "run sbx as a user listed in /etc/passwd (or your name service)".into(),
+        })?;
+    let mut log = |line: String| {
+        if verbose {
+            eprintln!("sbx: {line}");
+        }
+    };
+    let mut maps = Vec::new();
+    for (kind, option, values, id, inside) in [
+        (IdKind::Uid, "--map-users", users, caller.uid, own_inside.0),
+        (
+            IdKind::Gid,
+            "--map-groups",
+            groups,
+            caller.gid,
+            own_inside.1,
+        ),
+    ] {
+        let owner = Owner {
+            name: name.clone(),
+            id,
+        };
+        let lines = match request(option, values)? {
+            Some(req) => {
+                let allowed = crate::idmap::ranges(kind, &owner, &mut log)?;
+                build_map(kind, &req, &owner, inside, &allowed)?
+            }
+            None => vec![IdMapping {
+                inner: inside,
+                outer: id,
+                count: 1,
+            }],
+        };
+        maps.push(lines);
+    }
+    let gid = maps.pop().unwrap_or_default();
+    let uid = maps.pop().unwrap_or_default();
+    Ok(Some((uid, gid)))
 }
 
 /// A policy mount as a view operation.

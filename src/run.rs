@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 use crate::confine::caps;
 use crate::error::{Error, Result};
 use crate::exec;
+use crate::idmap::subid::IdKind;
 use crate::ns::net::NetMode;
 use crate::ns::{self, pid, Ns};
 use crate::plan::{Plan, Workdir};
@@ -55,12 +56,14 @@ pub fn run(plan: &Plan) -> Result<i32> {
     let (report_rx, report_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(Error::process("create a pipe"))?;
     // With pasta, the keeper waits on this pipe until the network is set up.
-    let go = match plan.net {
-        NetMode::Pasta => Some(
+    // With id ranges or pasta, the keeper waits on this pipe for the monitor's part.
+    let go = if plan.net == NetMode::Pasta || plan.ranges.is_some() {
+        Some(
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                 .map_err(Error::process("create a pipe"))?,
-        ),
-        _ => None,
+        )
+    } else {
+        None
     };
 
     let keeper = match linux::fork().map_err(Error::process("fork"))? {
@@ -77,23 +80,13 @@ pub fn run(plan: &Plan) -> Result<i32> {
     drop(monitor);
     let mut report_rx = std::fs::File::from(report_rx);
 
-    // pasta: once the keeper has created the namespaces, attach pasta to them, then let it go on.
     let mut _pasta = None;
     if let Some((go_rx, go_tx)) = go {
         drop(go_rx);
-        let mut ready = [0u8; 1];
-        if std::io::Read::read_exact(&mut report_rx, &mut ready).is_ok() {
-            match crate::ns::net::Pasta::start(keeper, &plan.publish, plan.verbose) {
-                Ok(p) => {
-                    _pasta = Some(p);
-                    let _ = nix::unistd::write(&go_tx, b"G");
-                }
-                Err(e) => {
-                    drop(go_tx);
-                    let _ = pid::wait_for(keeper);
-                    return Err(e);
-                }
-            }
+        if let Err(e) = outside_steps(plan, keeper, &mut report_rx, &go_tx, &mut _pasta) {
+            drop(go_tx);
+            let _ = pid::wait_for(keeper);
+            return Err(e);
         }
     }
 
@@ -123,6 +116,44 @@ pub fn run(plan: &Plan) -> Result<i32> {
     Ok(code)
 }
 
+/// What the monitor does from outside while the keeper waits: write the id ranges with
+/// newuidmap and newgidmap once the user namespace exists ("U" -> "M"), attach pasta once the
+/// network namespace exists ("N" -> "G"). The keeper exits quietly when the pipe closes.
+fn outside_steps(
+    plan: &Plan,
+    keeper: Pid,
+    report_rx: &mut std::fs::File,
+    go_tx: &OwnedFd,
+    pasta: &mut Option<crate::ns::net::Pasta>,
+) -> Result<()> {
+    let mut expect = |want: u8| {
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(report_rx, &mut byte).is_ok() && byte[0] == want
+    };
+    if let Some((uid, gid)) = &plan.ranges {
+        if !expect(b'U') {
+            return Ok(());
+        }
+        crate::idmap::write_with_helper(IdKind::Uid, keeper, uid, plan.verbose)?;
+        crate::idmap::write_with_helper(IdKind::Gid, keeper, gid, plan.verbose)?;
+        linux::write_all_raw(go_tx.as_raw_fd(), b"M")
+            .map_err(Error::process("resume the sandbox"))?;
+    }
+    if plan.net == NetMode::Pasta {
+        if !expect(b'N') {
+            return Ok(());
+        }
+        *pasta = Some(crate::ns::net::Pasta::start(
+            keeper,
+            &plan.publish,
+            plan.verbose,
+        )?);
+        linux::write_all_raw(go_tx.as_raw_fd(), b"G")
+            .map_err(Error::process("resume the sandbox"))?;
+    }
+    Ok(())
+}
+
 /// Prints an error the way every sbx process does, and returns its exit status.
 pub fn report(err: &Error) -> i32 {
     eprintln!("sbx: {err}");
@@ -136,16 +167,21 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd, go: Option<OwnedFd
     keep.extend(go.as_ref().map(AsRawFd::as_raw_fd));
     close_fds_except(&keep)?;
     let mut sys = Linux;
-    enter_namespaces(&mut sys, plan)?;
-    if let Some(go) = go {
-        // The monitor attaches pasta to these namespaces; it says "G" when the network is up.
-        linux::write_all_raw(report_tx.as_raw_fd(), b"N")
+    // Waits for the monitor to say `answer` after telling it `what` is ready.
+    let wait = |what: &[u8], answer: u8| -> Result<()> {
+        linux::write_all_raw(report_tx.as_raw_fd(), what)
             .map_err(Error::process("report to sbx"))?;
-        let mut answer = [0u8; 1];
-        if !matches!(nix::unistd::read(go.as_raw_fd(), &mut answer), Ok(1)) || answer[0] != b'G' {
-            // The monitor reports why.
-            return Ok(crate::error::EXIT_SBX_FAILURE);
+        let mut got = [0u8; 1];
+        let fd = go.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        if !matches!(nix::unistd::read(fd, &mut got), Ok(1)) || got[0] != answer {
+            // The monitor reports why; nothing more to say here.
+            linux::exit_now(crate::error::EXIT_SBX_FAILURE);
         }
+        Ok(())
+    };
+    enter_namespaces(&mut sys, plan, &mut || wait(b"U", b'M'))?;
+    if plan.net == NetMode::Pasta {
+        wait(b"N", b'G')?;
     }
 
     // Opened now: once PID 1 pivots, this process's /proc is the sandbox's, where it has no pid.
@@ -183,16 +219,33 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd, go: Option<OwnedFd
 }
 
 /// Steps 1 and 2: the user namespace and its maps, then every other namespace as mapped root.
-pub fn enter_namespaces(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
-    step!(
-        plan,
-        "unshare(CLONE_NEWUSER); map uid {} -> {}, gid {} -> {}",
-        plan.uid.outside,
-        plan.uid.inside,
-        plan.gid.outside,
-        plan.gid.inside
-    );
-    ns::user::enter_user_namespace(sys, plan.uid, plan.gid)?;
+/// With id ranges, `wait_for_maps` lets newuidmap and newgidmap write the maps from outside.
+pub fn enter_namespaces(
+    sys: &mut impl Sys,
+    plan: &Plan,
+    wait_for_maps: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
+    match &plan.ranges {
+        None => {
+            step!(
+                plan,
+                "unshare(CLONE_NEWUSER); map uid {} -> {}, gid {} -> {}",
+                plan.uid.outside,
+                plan.uid.inside,
+                plan.gid.outside,
+                plan.gid.inside
+            );
+            ns::user::enter_user_namespace(sys, plan.uid, plan.gid)?;
+        }
+        Some(_) => {
+            step!(
+                plan,
+                "unshare(CLONE_NEWUSER); newuidmap and newgidmap write the maps"
+            );
+            ns::user::unshare_user(sys)?;
+            wait_for_maps()?;
+        }
+    }
     step!(
         plan,
         "unshare({})",
@@ -407,7 +460,7 @@ mod tests {
 
     /// The whole setup, in the design's order, as the three sbx processes make it.
     fn whole_setup(sys: &mut Fake, plan: &Plan) {
-        enter_namespaces(sys, plan).unwrap();
+        enter_namespaces(sys, plan, &mut || Ok(())).unwrap();
         build_sandbox(sys, plan).unwrap();
         confine(sys, plan).unwrap();
         install_seccomp(sys, plan).unwrap();

@@ -214,7 +214,8 @@ pub fn default_view(
         tmp("/var/tmp", 0o1777),
         tmp("/run", 0o755),
     ];
-    let home = home.filter(|h| h.is_absolute() && *h != Path::new("/"));
+    // A home that does not exist has nothing to hide (and no place for a mount).
+    let home = home.filter(|h| h.is_absolute() && *h != Path::new("/") && exists(h));
     if let Some(home) = home {
         ops.push(FsOp::Tmpfs {
             dest: home.to_path_buf(),
@@ -1175,7 +1176,11 @@ mod tests {
     #[test]
     fn default_view_hides_home_but_brings_back_cwd_and_toolchains() {
         let home = Path::new("/home/u");
-        let exists = |p: &Path| p == Path::new("/home/u/.cargo") || p == Path::new("/home/u/.ssh");
+        let exists = |p: &Path| {
+            ["/home/u", "/home/u/.cargo", "/home/u/.ssh"]
+                .iter()
+                .any(|e| p == Path::new(e))
+        };
         let v = default_view(Some(home), Some(Path::new("/home/u/proj")), &exists, true);
         let dests: Vec<String> = v
             .ops

@@ -37,6 +37,15 @@ pub fn enter_user_namespace(sys: &mut impl Sys, uid: IdMap, gid: IdMap) -> Resul
     Ok(())
 }
 
+/// unshare(CLONE_NEWUSER), with a diagnosis of what blocks it when it fails.
+pub fn unshare_user(sys: &mut impl Sys) -> Result<()> {
+    sys.unshare(libc::CLONE_NEWUSER)
+        .map_err(|errno| Error::UserNamespace {
+            errno,
+            hint: userns_hint(errno, &SysctlFiles::host()),
+        })
+}
+
 fn write_map(sys: &mut impl Sys, path: &'static str, contents: &[u8]) -> Result<()> {
     sys.write_file(Path::new(path), contents)
         .map_err(|errno| Error::IdMap {

@@ -22,6 +22,8 @@ pub struct Policy {
     pub ns_cgroup: Option<Val<bool>>,
     pub ns_time: Option<Val<bool>>,
     pub map: Option<Val<String>>,
+    pub map_users: Vec<Val<String>>,
+    pub map_groups: Vec<Val<String>>,
     pub uid: Option<Val<u32>>,
     pub gid: Option<Val<u32>>,
     pub hostname: Option<Val<String>>,
@@ -194,6 +196,8 @@ impl Layer<'_> {
         self.set(&mut p.ns_cgroup, &ns.cgroup);
         self.set(&mut p.ns_time, &ns.time);
         self.set(&mut p.map, &f.identity.map);
+        self.append(&mut p.map_users, &f.identity.map_users);
+        self.append(&mut p.map_groups, &f.identity.map_groups);
         self.set(&mut p.uid, &f.identity.uid);
         self.set(&mut p.gid, &f.identity.gid);
         self.set(&mut p.hostname, &f.identity.hostname);

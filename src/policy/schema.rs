@@ -54,8 +54,14 @@ pub struct Namespaces {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
-    /// `current` or `root`.
+    /// `current`, `root` or `auto` (root plus the subordinate ranges).
     pub map: Option<S<String>>,
+    /// `INNER:OUTER:COUNT` lines or `auto`, written by newuidmap.
+    #[serde(default)]
+    pub map_users: Vec<S<String>>,
+    /// The same for gids, written by newgidmap.
+    #[serde(default)]
+    pub map_groups: Vec<S<String>>,
     pub uid: Option<S<u32>>,
     pub gid: Option<S<u32>>,
     pub hostname: Option<S<String>>,

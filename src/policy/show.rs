@@ -103,6 +103,8 @@ pub fn render(p: &Policy) -> String {
     }
     o.section("identity");
     o.scalar("map", &p.map, s);
+    o.list("map_users", &p.map_users, s);
+    o.list("map_groups", &p.map_groups, s);
     o.scalar("uid", &p.uid, |v| v.to_string());
     o.scalar("gid", &p.gid, |v| v.to_string());
     o.scalar("hostname", &p.hostname, s);

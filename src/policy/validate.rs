@@ -182,7 +182,15 @@ const ERRNO_NAMES: &[(&str, i32)] = &[
 /// All checks of one file.
 pub fn file(f: &File, err: Err) -> Result<(), PolicyError> {
     if let Some(m) = &f.identity.map {
-        one_of(err, m, "identity.map", &["current", "root"])?;
+        one_of(err, m, "identity.map", &["current", "root", "auto"])?;
+    }
+    for (key, list) in [
+        ("identity.map_users", &f.identity.map_users),
+        ("identity.map_groups", &f.identity.map_groups),
+    ] {
+        for v in list {
+            crate::idmap::parse_request(key, v.get_ref()).map_err(|e| err(&unit(v), e, None))?;
+        }
     }
     if let Some(h) = &f.identity.hostname {
         crate::ns::uts::validate_hostname(h.get_ref()).map_err(|e| err(&unit(h), e, None))?;

@@ -4,5 +4,6 @@ mod confine;
 mod core;
 mod docs;
 mod fs;
+mod idmap;
 mod net;
 mod util;

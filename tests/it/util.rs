@@ -117,7 +117,30 @@ pub struct Sbx {
 impl Sbx {
     /// sbx run by the unprivileged test user, in a directory of its own.
     pub fn rootless() -> Sbx {
-        let user = unprivileged_user();
+        Sbx::as_user(unprivileged_user())
+    }
+
+    /// sbx run by the user `name` (the suite must run as root).
+    pub fn as_named_user(name: &str) -> Option<Sbx> {
+        if !require(
+            is_root(),
+            "running as root",
+            "run the suite as root to switch to other test users",
+        ) {
+            return None;
+        }
+        let u = nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the test user {name:?} is missing: run .ci/setup"));
+        Some(Sbx::as_user(User {
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+            home: u.dir,
+        }))
+    }
+
+    fn as_user(user: User) -> Sbx {
         let dir = TestDir::new(Some(&user));
         let mut cmd = if is_root() {
             // By absolute path, so that a test may change PATH for sbx alone.
