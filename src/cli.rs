@@ -281,6 +281,40 @@ pub enum Subcommand {
     /// List, show and check policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+
+    /// Run a program with some namespaces unshared: a drop-in for util-linux unshare(1), with
+    /// its options, semantics and exit statuses (`sbx unshare --help`). Also what sbx does when
+    /// installed as `unshare`.
+    #[command(disable_help_flag = true)]
+    Unshare {
+        /// unshare(1)'s options and the program.
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<OsString>,
+    },
+
+    /// Run a program in the namespaces of another process: a drop-in for util-linux
+    /// nsenter(1) (`sbx nsenter --help`). Also what sbx does when installed as `nsenter`.
+    #[command(disable_help_flag = true)]
+    Nsenter {
+        /// nsenter(1)'s options and the program.
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<OsString>,
+    },
+
+    /// Show the namespaces of a process (default: the caller): type, inode, owning user
+    /// namespace, and whether it is the host's.
+    Ns {
+        /// The process.
+        pid: Option<i32>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]

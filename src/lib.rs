@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod compat;
 pub mod confine;
 pub mod error;
 pub mod exec;

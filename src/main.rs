@@ -8,6 +8,31 @@ use sbx::error::{Error, EXIT_SBX_FAILURE};
 use sbx::plan::{Caller, Plan};
 
 fn main() {
+    // Installed as `unshare` or `nsenter`, or called as `sbx unshare ...`: the compatibility
+    // tools, dispatched before the sandbox's own command line is parsed.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv0 = std::path::Path::new(&args[0])
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tool = match argv0.as_str() {
+        "unshare" | "nsenter" => Some((argv0.clone(), args.split_off(1))),
+        _ => match args.get(1).and_then(|a| a.to_str()) {
+            Some(t @ ("unshare" | "nsenter")) => {
+                let name = format!("sbx {t}");
+                Some((name, args.split_off(2)))
+            }
+            _ => None,
+        },
+    };
+    if let Some((name, rest)) = tool {
+        let code = if name.ends_with("unshare") {
+            sbx::compat::unshare::main(&name, rest)
+        } else {
+            sbx::compat::nsenter::main(&name, rest)
+        };
+        std::process::exit(code);
+    }
     let matches = match sbx::cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -32,6 +57,9 @@ fn main() {
         .and_then(|c| c.subcommand);
     let code = match subcommand {
         Some(Subcommand::Policy(cmd)) => sbx::policy::command::run(cmd, &caller),
+        Some(Subcommand::Ns { pid }) => sbx::compat::ns::main(pid),
+        // Dispatched above, before parsing.
+        Some(Subcommand::Unshare { .. } | Subcommand::Nsenter { .. }) => EXIT_SBX_FAILURE,
         None => Plan::from_matches(&matches, &caller)
             .and_then(|plan| sbx::run::run(&plan))
             .unwrap_or_else(|e: Error| sbx::run::report(&e)),

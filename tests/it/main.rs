@@ -6,4 +6,5 @@ mod docs;
 mod fs;
 mod idmap;
 mod net;
+mod unshare;
 mod util;
