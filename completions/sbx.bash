@@ -16,6 +16,9 @@ _sbx() {
             ",$1")
                 cmd="sbx"
                 ;;
+            sbx,enter)
+                cmd="sbx__subcmd__enter"
+                ;;
             sbx,help)
                 cmd="sbx__subcmd__help"
                 ;;
@@ -28,8 +31,14 @@ _sbx() {
             sbx,policy)
                 cmd="sbx__subcmd__policy"
                 ;;
+            sbx,ps)
+                cmd="sbx__subcmd__ps"
+                ;;
             sbx,unshare)
                 cmd="sbx__subcmd__unshare"
+                ;;
+            sbx__subcmd__help,enter)
+                cmd="sbx__subcmd__help__subcmd__enter"
                 ;;
             sbx__subcmd__help,help)
                 cmd="sbx__subcmd__help__subcmd__help"
@@ -42,6 +51,9 @@ _sbx() {
                 ;;
             sbx__subcmd__help,policy)
                 cmd="sbx__subcmd__help__subcmd__policy"
+                ;;
+            sbx__subcmd__help,ps)
+                cmd="sbx__subcmd__help__subcmd__ps"
                 ;;
             sbx__subcmd__help,unshare)
                 cmd="sbx__subcmd__help__subcmd__unshare"
@@ -86,7 +98,7 @@ _sbx() {
 
     case "${cmd}" in
         sbx)
-            opts="-r -p -v -h -V --policy --map-root --map-current --map-auto --map-users --map-groups --uid --gid --net --publish --share-net --share-ipc --share-uts --share-pid --share-cgroup --unshare-time --hostname --chdir --setenv --unsetenv --clearenv --cap-add --as-pid-1 --new-session --json-status-fd --verbose --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --tmpfs --size --perms --dir --symlink --remount-ro --proc --dev --mqueue --overlay-src --tmp-overlay --overlay --mask --root --propagation --help --version policy unshare nsenter ns help"
+            opts="-r -p -v -h -V --policy --map-root --map-current --map-auto --map-users --map-groups --uid --gid --net --publish --share-net --share-ipc --share-uts --share-pid --share-cgroup --unshare-time --hostname --chdir --setenv --unsetenv --clearenv --cap-add --as-pid-1 --new-session --json-status-fd --name --persist --verbose --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --tmpfs --size --perms --dir --symlink --remount-ro --proc --dev --mqueue --overlay-src --tmp-overlay --overlay --mask --root --propagation --help --version policy unshare nsenter ps enter ns help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -145,6 +157,14 @@ _sbx() {
                     return 0
                     ;;
                 --json-status-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --persist)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -239,9 +259,37 @@ _sbx() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        sbx__subcmd__help)
-            opts="policy unshare nsenter ns help"
+        sbx__subcmd__enter)
+            opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sbx__subcmd__help)
+            opts="policy unshare nsenter ps enter ns help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sbx__subcmd__help__subcmd__enter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -340,6 +388,20 @@ _sbx() {
         sbx__subcmd__help__subcmd__policy__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sbx__subcmd__help__subcmd__ps)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -508,6 +570,20 @@ _sbx() {
         sbx__subcmd__policy__subcmd__show)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sbx__subcmd__ps)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

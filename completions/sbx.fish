@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sbx_global_optspecs
-    string join \n policy= r/map-root map-current map-auto map-users= map-groups= uid= gid= net= p/publish= share-net share-ipc share-uts share-pid share-cgroup unshare-time hostname= chdir= setenv= unsetenv= clearenv cap-add= as-pid-1 new-session json-status-fd= v/verbose bind= bind-try= ro-bind= ro-bind-try= dev-bind= dev-bind-try= tmpfs= size= perms= dir= symlink= remount-ro= proc= dev= mqueue= overlay-src= tmp-overlay= overlay= mask= root= propagation= h/help V/version
+    string join \n policy= r/map-root map-current map-auto map-users= map-groups= uid= gid= net= p/publish= share-net share-ipc share-uts share-pid share-cgroup unshare-time hostname= chdir= setenv= unsetenv= clearenv cap-add= as-pid-1 new-session json-status-fd= name= persist= v/verbose bind= bind-try= ro-bind= ro-bind-try= dev-bind= dev-bind-try= tmpfs= size= perms= dir= symlink= remount-ro= proc= dev= mqueue= overlay-src= tmp-overlay= overlay= mask= root= propagation= h/help V/version
 end
 
 function __fish_sbx_needs_command
@@ -39,6 +39,8 @@ complete -c sbx -n "__fish_sbx_needs_command" -l setenv -d 'Set NAME to VALUE in
 complete -c sbx -n "__fish_sbx_needs_command" -l unsetenv -d 'Remove NAME from the command\'s environment (applied in command-line order)' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l cap-add -d 'Keep capability CAP (CAP_NET_RAW, net_raw or ALL); every other one is dropped, the bounding set included. Repeatable' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l json-status-fd -d 'Write JSON lines with the sandbox\'s status to FD: {"child-pid": N, "<ns>-namespace": INODE, ...} when the command starts, then {"exit-code": N} when it ends (bwrap\'s keys)' -r
+complete -c sbx -n "__fish_sbx_needs_command" -l name -d 'Register the sandbox under NAME in the caller\'s runtime directory, so that `sbx ps` lists it and `sbx enter NAME` joins it' -r
+complete -c sbx -n "__fish_sbx_needs_command" -l persist -d 'Keep the sandbox\'s namespaces alive in DIR by bind-mounting their files there (needs real root; rootless, use --name), for `sbx enter DIR`. The PID namespace is not kept: it ends with its last process' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l bind -d 'Bind-mount SRC (from the host) on DEST, read-write, recursively, nosuid and nodev' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l bind-try -d 'Like --bind, but a missing SRC is skipped' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l ro-bind -d 'Bind-mount SRC on DEST read-only, in every submount too' -r -F
@@ -81,6 +83,8 @@ complete -c sbx -n "__fish_sbx_needs_command" -s V -l version -d 'Print version'
 complete -c sbx -n "__fish_sbx_needs_command" -a "policy" -d 'List, show and check policies'
 complete -c sbx -n "__fish_sbx_needs_command" -a "unshare" -d 'Run a program with some namespaces unshared: a drop-in for util-linux unshare(1), with its options, semantics and exit statuses (`sbx unshare --help`). Also what sbx does when installed as `unshare`'
 complete -c sbx -n "__fish_sbx_needs_command" -a "nsenter" -d 'Run a program in the namespaces of another process: a drop-in for util-linux nsenter(1) (`sbx nsenter --help`). Also what sbx does when installed as `nsenter`'
+complete -c sbx -n "__fish_sbx_needs_command" -a "ps" -d 'List the caller\'s running named sandboxes: name, pid, policy, start time, command'
+complete -c sbx -n "__fish_sbx_needs_command" -a "enter" -d 'Run a command (default: the user\'s shell) in a running sandbox of the caller\'s, named, given by pid, or persisted in a directory, under the same confinement as the sandbox'
 complete -c sbx -n "__fish_sbx_needs_command" -a "ns" -d 'Show the namespaces of a process (default: the caller): type, inode, owning user namespace, and whether it is the host\'s'
 complete -c sbx -n "__fish_sbx_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sbx -n "__fish_sbx_using_subcommand policy; and not __fish_seen_subcommand_from list show check help" -s h -l help -d 'Print help'
@@ -95,12 +99,16 @@ complete -c sbx -n "__fish_sbx_using_subcommand policy; and __fish_seen_subcomma
 complete -c sbx -n "__fish_sbx_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved policy NAME (or file), each value marked with the file and line it came from'
 complete -c sbx -n "__fish_sbx_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check policy files: exit 0 when all are valid, else print every error with file:line:column and a hint, and exit 125'
 complete -c sbx -n "__fish_sbx_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sbx -n "__fish_sbx_using_subcommand ps" -s h -l help -d 'Print help'
+complete -c sbx -n "__fish_sbx_using_subcommand enter" -s h -l help -d 'Print help'
 complete -c sbx -n "__fish_sbx_using_subcommand ns" -s h -l help -d 'Print help'
-complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ns help" -f -a "policy" -d 'List, show and check policies'
-complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ns help" -f -a "unshare" -d 'Run a program with some namespaces unshared: a drop-in for util-linux unshare(1), with its options, semantics and exit statuses (`sbx unshare --help`). Also what sbx does when installed as `unshare`'
-complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ns help" -f -a "nsenter" -d 'Run a program in the namespaces of another process: a drop-in for util-linux nsenter(1) (`sbx nsenter --help`). Also what sbx does when installed as `nsenter`'
-complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ns help" -f -a "ns" -d 'Show the namespaces of a process (default: the caller): type, inode, owning user namespace, and whether it is the host\'s'
-complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ns help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "policy" -d 'List, show and check policies'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "unshare" -d 'Run a program with some namespaces unshared: a drop-in for util-linux unshare(1), with its options, semantics and exit statuses (`sbx unshare --help`). Also what sbx does when installed as `unshare`'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "nsenter" -d 'Run a program in the namespaces of another process: a drop-in for util-linux nsenter(1) (`sbx nsenter --help`). Also what sbx does when installed as `nsenter`'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "ps" -d 'List the caller\'s running named sandboxes: name, pid, policy, start time, command'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "enter" -d 'Run a command (default: the user\'s shell) in a running sandbox of the caller\'s, named, given by pid, or persisted in a directory, under the same confinement as the sandbox'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "ns" -d 'Show the namespaces of a process (default: the caller): type, inode, owning user namespace, and whether it is the host\'s'
+complete -c sbx -n "__fish_sbx_using_subcommand help; and not __fish_seen_subcommand_from policy unshare nsenter ps enter ns help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sbx -n "__fish_sbx_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "list" -d 'List the policies that --policy NAME can reach: name, where it comes from, description'
 complete -c sbx -n "__fish_sbx_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the resolved policy NAME (or file), each value marked with the file and line it came from'
 complete -c sbx -n "__fish_sbx_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Check policy files: exit 0 when all are valid, else print every error with file:line:column and a hint, and exit 125'

@@ -174,6 +174,17 @@ pub struct Cli {
     #[arg(long, value_name = "FD", help_heading = "Process")]
     pub json_status_fd: Option<i32>,
 
+    /// Register the sandbox under NAME in the caller's runtime directory, so that `sbx ps`
+    /// lists it and `sbx enter NAME` joins it.
+    #[arg(long, value_name = "NAME", help_heading = "Process")]
+    pub name: Option<String>,
+
+    /// Keep the sandbox's namespaces alive in DIR by bind-mounting their files there (needs
+    /// real root; rootless, use --name), for `sbx enter DIR`. The PID namespace is not kept:
+    /// it ends with its last process.
+    #[arg(long, value_name = "DIR", help_heading = "Process")]
+    pub persist: Option<PathBuf>,
+
     /// Print each setup step on standard error.
     #[arg(short, long, help_heading = "Process")]
     pub verbose: bool,
@@ -307,6 +318,20 @@ pub enum Subcommand {
             allow_hyphen_values = true
         )]
         args: Vec<OsString>,
+    },
+
+    /// List the caller's running named sandboxes: name, pid, policy, start time, command.
+    Ps,
+
+    /// Run a command (default: the user's shell) in a running sandbox of the caller's, named,
+    /// given by pid, or persisted in a directory, under the same confinement as the sandbox.
+    Enter {
+        /// The sandbox: its --name, the pid of its sbx or PID 1, or a --persist DIR.
+        #[arg(value_name = "NAME|PID|DIR")]
+        target: String,
+        /// The command and its arguments.
+        #[arg(value_name = "COMMAND", trailing_var_arg = true)]
+        command: Vec<OsString>,
     },
 
     /// Show the namespaces of a process (default: the caller): type, inode, owning user

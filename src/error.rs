@@ -73,6 +73,9 @@ pub enum Error {
     #[error("{what}\nhint: {hint}")]
     IdRanges { what: String, hint: String },
 
+    #[error("{what}\nhint: {hint}")]
+    Registry { what: String, hint: String },
+
     #[error("landlock: {what}")]
     Landlock { what: String },
 

@@ -16,12 +16,14 @@
 pub mod cli;
 pub mod compat;
 pub mod confine;
+pub mod enter;
 pub mod error;
 pub mod exec;
 pub mod idmap;
 pub mod ns;
 pub mod plan;
 pub mod policy;
+pub mod registry;
 pub mod run;
 pub mod suggest;
 pub mod sys;

@@ -58,6 +58,18 @@ fn main() {
     let code = match subcommand {
         Some(Subcommand::Policy(cmd)) => sbx::policy::command::run(cmd, &caller),
         Some(Subcommand::Ns { pid }) => sbx::compat::ns::main(pid),
+        Some(Subcommand::Ps) => {
+            let xdg = std::env::var("XDG_RUNTIME_DIR").ok();
+            match sbx::registry::runtime_dir(caller.uid, xdg.as_deref()) {
+                Ok(dir) => sbx::registry::ps(&dir),
+                Err(e) => sbx::run::report(&e),
+            }
+        }
+        Some(Subcommand::Enter { target, command }) => {
+            let xdg = std::env::var("XDG_RUNTIME_DIR").ok();
+            sbx::enter::enter(&target, command, caller.uid, xdg.as_deref())
+                .unwrap_or_else(|e| sbx::run::report(&e))
+        }
         // Dispatched above, before parsing.
         Some(Subcommand::Unshare { .. } | Subcommand::Nsenter { .. }) => EXIT_SBX_FAILURE,
         None => Plan::from_matches(&matches, &caller)

@@ -98,6 +98,10 @@ pub struct Plan {
     pub publish: Vec<Publish>,
     /// The policy's name, for messages.
     pub policy: String,
+    /// --name, with the runtime directory it is registered in.
+    pub name: Option<(String, PathBuf)>,
+    /// --persist DIR (real root only).
+    pub persist: Option<PathBuf>,
 }
 
 /// The values of `${NAME}` in policy paths.
@@ -461,6 +465,34 @@ impl Plan {
             .as_ref()
             .and_then(|u| u32::from_str_radix(&u.v, 8).ok());
 
+        let name = match &cli.name {
+            Some(n) => {
+                crate::registry::validate_name(n).map_err(usage)?;
+                let xdg = caller
+                    .var("XDG_RUNTIME_DIR")
+                    .map(|v| v.to_string_lossy().into_owned());
+                Some((
+                    n.clone(),
+                    crate::registry::runtime_dir(caller.uid, xdg.as_deref())?,
+                ))
+            }
+            None => None,
+        };
+        if let Some(dir) = &cli.persist {
+            if caller.uid != 0 {
+                return Err(usage(format!(
+                    "--persist {}: keeping namespaces alive bind-mounts their files on the host, which only real root may do; rootless, use --name NAME and `sbx enter NAME`",
+                    dir.display()
+                )));
+            }
+            if !dir.is_dir() {
+                return Err(usage(format!(
+                    "--persist {}: not a directory",
+                    dir.display()
+                )));
+            }
+        }
+
         Ok(Plan {
             argv,
             envp,
@@ -490,6 +522,8 @@ impl Plan {
             net,
             publish,
             policy: policy.name.clone(),
+            name,
+            persist: cli.persist.clone(),
         })
     }
 }

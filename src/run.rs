@@ -48,6 +48,16 @@ pub fn run(plan: &Plan) -> Result<i32> {
             });
         }
     }
+    // A name is taken before anything starts, so a name in use changes nothing.
+    let registration = match &plan.name {
+        Some((name, dir)) => Some(crate::registry::reserve(
+            dir,
+            name,
+            std::process::id() as i32,
+        )?),
+        None => None,
+    };
+    let _unregister = Unregister(registration.clone());
     // Nothing the caller left open may reach the sandbox; the status fd stays with the monitor.
     linux::close_range_from(3, true).map_err(Error::process("mark inherited fds close-on-exec"))?;
     pid::block_supervised_signals()?;
@@ -57,7 +67,7 @@ pub fn run(plan: &Plan) -> Result<i32> {
         .map_err(Error::process("create a pipe"))?;
     // With pasta, the keeper waits on this pipe until the network is set up.
     // With id ranges or pasta, the keeper waits on this pipe for the monitor's part.
-    let go = if plan.net == NetMode::Pasta || plan.ranges.is_some() {
+    let go = if plan.net == NetMode::Pasta || plan.ranges.is_some() || plan.persist.is_some() {
         Some(
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                 .map_err(Error::process("create a pipe"))?,
@@ -104,6 +114,12 @@ pub fn run(plan: &Plan) -> Result<i32> {
         let _ = linux::write_all_raw(fd, line.as_bytes());
     }
 
+    if let Some(init) = init {
+        if let Some(path) = &registration {
+            crate::registry::publish(path, &entry_for(plan, init, keeper))?;
+        }
+    }
+
     let status = pid::supervise(&mut sfd, keeper, |sig| {
         if let Some(fd) = &init_fd {
             let _ = linux::pidfd_send_signal(fd, sig as i32);
@@ -139,6 +155,14 @@ fn outside_steps(
         linux::write_all_raw(go_tx.as_raw_fd(), b"M")
             .map_err(Error::process("resume the sandbox"))?;
     }
+    if let Some(dir) = &plan.persist {
+        if !expect(b'P') {
+            return Ok(());
+        }
+        persist_namespaces(dir, keeper, plan)?;
+        linux::write_all_raw(go_tx.as_raw_fd(), b"K")
+            .map_err(Error::process("resume the sandbox"))?;
+    }
     if plan.net == NetMode::Pasta {
         if !expect(b'N') {
             return Ok(());
@@ -152,6 +176,99 @@ fn outside_steps(
             .map_err(Error::process("resume the sandbox"))?;
     }
     Ok(())
+}
+
+/// Removes the registry entry when the monitor ends (a SIGKILL leaves it for `sbx ps` to clear).
+struct Unregister(Option<std::path::PathBuf>);
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// What `sbx enter` needs, for the registry.
+fn entry_for(plan: &Plan, init: Pid, keeper: Pid) -> crate::registry::Entry {
+    let monitor = std::process::id() as i32;
+    let workdir = match &plan.workdir {
+        Workdir::Explicit(d) => d.display().to_string(),
+        Workdir::Inherited(Some(d)) => d.display().to_string(),
+        Workdir::Inherited(None) => "/".into(),
+    };
+    crate::registry::Entry {
+        name: plan.name.as_ref().map(|n| n.0.clone()).unwrap_or_default(),
+        monitor_pid: monitor,
+        monitor_start: crate::registry::start_time(monitor).unwrap_or(0),
+        init_pid: init.as_raw(),
+        init_start: crate::registry::start_time(init.as_raw()).unwrap_or(0),
+        keeper_pid: keeper.as_raw(),
+        policy: plan.policy.clone(),
+        command: plan
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        started: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        workdir,
+        env: plan
+            .envp
+            .iter()
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect(),
+        keep_caps: plan.keep_caps,
+        umask: plan.umask,
+        limits: plan
+            .limits
+            .iter()
+            .map(|(r, v)| (crate::confine::limits::name(*r).to_string(), *v))
+            .collect(),
+        landlock: plan.landlock.clone(),
+        seccomp: plan
+            .seccomp
+            .as_ref()
+            .map(|p| p.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()),
+    }
+}
+
+/// --persist DIR: bind-mount the sandbox's namespace files into DIR (real root only; the PID
+/// namespace cannot outlive its processes), with the confinement for `sbx enter DIR`. Done
+/// from the keeper's namespaces while it waits, so a command that ends at once loses nothing.
+fn persist_namespaces(dir: &std::path::Path, keeper: Pid, plan: &Plan) -> Result<()> {
+    for ns in plan.namespaces.iter().filter(|ns| *ns != Ns::Pid) {
+        let target = dir.join(ns.proc_name());
+        let file = if ns == Ns::Time {
+            "time_for_children"
+        } else {
+            ns.proc_name()
+        };
+        let src = format!("/proc/{}/ns/{file}", keeper.as_raw());
+        std::fs::File::create(&target).map_err(|e| Error::Registry {
+            what: format!("cannot create {}: {e}", target.display()),
+            hint: "--persist needs a writable directory".into(),
+        })?;
+        nix::mount::mount(
+            Some(src.as_str()),
+            &target,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|errno| Error::Mount {
+            op: "bind the namespace file on",
+            target: target.clone(),
+            errno,
+            hint: "--persist needs real root".into(),
+        })?;
+    }
+    let text = toml::to_string(&entry_for(plan, keeper, keeper)).unwrap_or_default();
+    std::fs::write(dir.join("sbx.toml"), text).map_err(|e| Error::Registry {
+        what: format!("cannot write {}/sbx.toml: {e}", dir.display()),
+        hint: String::new(),
+    })
 }
 
 /// Prints an error the way every sbx process does, and returns its exit status.
@@ -180,6 +297,9 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd, go: Option<OwnedFd
         Ok(())
     };
     enter_namespaces(&mut sys, plan, &mut || wait(b"U", b'M'))?;
+    if plan.persist.is_some() {
+        wait(b"P", b'K')?;
+    }
     if plan.net == NetMode::Pasta {
         wait(b"N", b'G')?;
     }

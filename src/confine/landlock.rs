@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// The newest ABI sbx asks for: filesystem (with ioctl on devices), network, scopes.
 const ABI_WANTED: ABI = ABI::V6;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Enforce what the kernel supports; say with -v what was not enforced.
     BestEffort,
@@ -24,7 +24,7 @@ pub enum Mode {
     Off,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LandlockPlan {
     pub mode: Mode,
     pub read: Vec<PathBuf>,

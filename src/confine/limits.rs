@@ -19,6 +19,14 @@ pub fn resource(name: &str) -> Option<Resource> {
     })
 }
 
+/// The policy name of a resource.
+pub fn name(res: Resource) -> &'static str {
+    ["nofile", "nproc", "as", "cpu", "fsize", "core", "stack"]
+        .into_iter()
+        .find(|n| resource(n) == Some(res))
+        .unwrap_or("?")
+}
+
 /// Applies each `(resource, value)`.
 pub fn apply(limits: &[(Resource, u64)]) -> Result<()> {
     for &(res, value) in limits {

@@ -3,6 +3,7 @@
 mod confine;
 mod core;
 mod docs;
+mod enter;
 mod fs;
 mod idmap;
 mod net;
