@@ -69,7 +69,10 @@ fn man_page_renders() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Justified text may hold double spaces.
-    let text = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(text.contains("--map-root"), "{text}");
     assert!(text.contains("EXIT STATUS"), "{text}");
 }
