@@ -34,25 +34,25 @@ pub fn parse_capability(name: &str) -> Result<u64, String> {
 /// then the effective, permitted and inheritable sets, then the ambient set. Kept capabilities
 /// are also raised in the ambient set, so that they survive exec as a non-root uid.
 pub fn drop_capabilities(sys: &mut impl Sys, keep: u64) -> Result<()> {
+    // PR_CAPBSET_DROP fails with EINVAL past the kernel's last capability, so dropping probes
+    // too; only kept capabilities need a separate read to learn whether the kernel has them.
     let mut known = 0u64;
     for cap in 0..=CAP_PROBE_LIMIT {
-        match sys.capbset_read(cap) {
-            Ok(_) => known |= 1 << cap,
+        let result = if keep & (1 << cap) != 0 {
+            sys.capbset_read(cap).map(drop)
+        } else {
+            sys.capbset_drop(cap)
+        };
+        match result {
+            Ok(()) => known |= 1 << cap,
             Err(nix::errno::Errno::EINVAL) => break,
             Err(errno) => {
                 return Err(Error::Capabilities {
-                    what: format!("read bounding capability {cap}"),
+                    what: format!("drop capability {cap} from the bounding set"),
                     errno,
                 })
             }
         }
-        if keep & (1 << cap) != 0 {
-            continue;
-        }
-        sys.capbset_drop(cap).map_err(|errno| Error::Capabilities {
-            what: format!("drop capability {cap} from the bounding set"),
-            errno,
-        })?;
     }
     let keep = keep & known;
     sys.capset(keep, keep, keep)

@@ -499,7 +499,9 @@ pub fn apply_view(view: &View) -> Result<()> {
     drop(new_root);
     let mut b = Builder {
         staging: cstr(staging),
-        mask_store: None,
+        store: None,
+        files: 0,
+        masks: 0,
     };
     for (op, source) in view.ops.iter().zip(sources) {
         b.apply(op, source, view.own_pid_ns)?;
@@ -726,8 +728,10 @@ fn overlay(lowers: &[PathBuf], upper: &Upper, dest: &Path) -> Result<OwnedFd> {
 struct Builder {
     /// Where the new root is attached, as a path of the old root.
     staging: CString,
-    /// A read-only tmpfs holding one empty, unreadable file, for masking files.
-    mask_store: Option<OwnedFd>,
+    /// The tmpfs of generated files and file masks.
+    store: Option<OwnedFd>,
+    files: usize,
+    masks: usize,
 }
 
 impl Builder {
@@ -1047,38 +1051,47 @@ impl Builder {
         self.attach(&fd, &shm, "--dev")
     }
 
+    /// One small tmpfs for every generated file and file mask: each detached tree costs an RCU
+    /// grace period when it is dissolved, so there is only one.
+    fn store(&mut self, dest: &Path) -> Result<std::os::fd::RawFd> {
+        if self.store.is_none() {
+            let attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+            self.store = Some(tmpfs(Some(1 << 20), 0o755, attr, dest)?);
+        }
+        Ok(self.store.as_ref().map(AsRawFd::as_raw_fd).unwrap_or(-1))
+    }
+
+    /// Creates `name` in the store with `contents` and `mode`; returns a read-only clone of it.
+    fn stored_file(
+        &mut self,
+        dest: &Path,
+        name: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> Result<OwnedFd> {
+        let err = |e| mount_err("provide", dest, e, "sbx's own file");
+        let store = self.store(dest)?;
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(Some(store), name, flags, Mode::from_bits_truncate(mode))
+            .map_err(err)?;
+        let written = linux::write_all_raw(fd, contents);
+        let _ = nix::unistd::close(fd);
+        written.map_err(err)?;
+        let cname = CString::new(name).unwrap_or_default();
+        let tree =
+            linux::open_tree(store, &cname, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC).map_err(err)?;
+        let attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        linux::mount_setattr(tree.as_raw_fd(), false, attr, 0, 0).map_err(err)?;
+        Ok(tree)
+    }
+
     fn file(&mut self, dest: &Path, contents: &[u8]) -> Result<()> {
-        let err = |e| mount_err("provide", dest, e, "sbx's generated file");
         let parent = dest.parent().unwrap_or(Path::new("/"));
         if self.resolve(parent).is_err() {
             return Ok(());
         }
-        let store = tmpfs(
-            Some(65536),
-            0o755,
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-            dest,
-        )?;
-        let fd = nix::fcntl::openat(
-            Some(store.as_raw_fd()),
-            "f",
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        )
-        .map_err(err)?;
-        let written = linux::write_all_raw(fd, contents);
-        let _ = nix::unistd::close(fd);
-        written.map_err(err)?;
-        let tree = linux::open_tree(store.as_raw_fd(), c"f", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-            .map_err(err)?;
-        linux::mount_setattr(
-            tree.as_raw_fd(),
-            false,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-            0,
-            0,
-        )
-        .map_err(err)?;
+        self.files += 1;
+        let tree = self.stored_file(dest, &format!("f{}", self.files), contents, 0o644)?;
         match self.mountpoint(dest, false, "(generated file)") {
             Ok(target) => linux::move_mount(
                 tree.as_raw_fd(),
@@ -1087,7 +1100,7 @@ impl Builder {
                 c"",
                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
             )
-            .map_err(err),
+            .map_err(|e| mount_err("provide", dest, e, "sbx's generated file")),
             // A read-only /etc without the file: nothing to replace.
             Err(_) => Ok(()),
         }
@@ -1106,33 +1119,8 @@ impl Builder {
         let cover = if is_dir {
             tmpfs(Some(4096), 0, attr, dest)?
         } else {
-            if self.mask_store.is_none() {
-                let store = tmpfs(
-                    Some(4096),
-                    0o755,
-                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                    dest,
-                )?;
-                let fd = nix::fcntl::openat(
-                    Some(store.as_raw_fd()),
-                    "empty",
-                    OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| mount_err("create a mask for", dest, e, "--mask"))?;
-                let _ = nix::unistd::close(fd);
-                self.mask_store = Some(store);
-            }
-            let store = self
-                .mask_store
-                .as_ref()
-                .map(AsRawFd::as_raw_fd)
-                .unwrap_or(-1);
-            let fd = linux::open_tree(store, c"empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-                .map_err(|e| mount_err("create a mask for", dest, e, "--mask"))?;
-            linux::mount_setattr(fd.as_raw_fd(), false, attr, 0, 0)
-                .map_err(|e| mount_err("create a mask for", dest, e, "--mask"))?;
-            fd
+            self.masks += 1;
+            self.stored_file(dest, &format!("m{}", self.masks), b"", 0)?
         };
         linux::move_mount(
             cover.as_raw_fd(),

@@ -82,6 +82,9 @@ impl Sys for Fake {
         Ok(true)
     }
     fn capbset_drop(&mut self, cap: u32) -> Result<(), Errno> {
+        if cap > self.last_cap {
+            return Err(Errno::EINVAL);
+        }
         self.record(format!("capbset_drop({cap})"))
     }
     fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
