@@ -458,3 +458,40 @@ pub fn fd_mode(fd: RawFd) -> Result<u32, Errno> {
     Errno::result(unsafe { libc::fstat(fd, &mut st) })?;
     Ok(st.st_mode)
 }
+// Namespace file descriptors (ioctl_ns(2)), for `sbx nsenter` and `sbx ns`.
+
+/// ioctl(NS_GET_USERNS): the user namespace that owns the namespace `fd` refers to (for a user
+/// namespace, its parent). EPERM when that namespace is outside the caller's.
+pub fn ns_get_userns(fd: RawFd) -> Result<OwnedFd, Errno> {
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    // SAFETY: this ioctl takes no argument; it returns a new (CLOEXEC) fd that we then own.
+    owned_fd(unsafe { libc::ioctl(fd, NS_GET_USERNS as _) } as libc::c_long)
+}
+
+/// ioctl(NS_GET_PARENT): the parent of a user or PID namespace. EPERM at the top (or when the
+/// parent is outside the caller's user namespace).
+pub fn ns_get_parent(fd: RawFd) -> Result<OwnedFd, Errno> {
+    const NS_GET_PARENT: libc::c_ulong = 0xb702;
+    // SAFETY: as for ns_get_userns.
+    owned_fd(unsafe { libc::ioctl(fd, NS_GET_PARENT as _) } as libc::c_long)
+}
+
+/// pidfd_getfd(2): a (CLOEXEC) duplicate of the fd `targetfd` of the process behind `pidfd`.
+pub fn pidfd_getfd(pidfd: RawFd, targetfd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments only; the result is a new fd that we then own.
+    owned_fd(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, targetfd, 0) })
+}
+
+/// ioctl(SIOCGSKNS): the network namespace of the socket `fd` (a new CLOEXEC fd).
+pub fn socket_netns(fd: RawFd) -> Result<OwnedFd, Errno> {
+    const SIOCGSKNS: libc::c_ulong = 0x894c;
+    // SAFETY: this ioctl takes no argument; it returns a new fd that we then own.
+    owned_fd(unsafe { libc::ioctl(fd, SIOCGSKNS as _) } as libc::c_long)
+}
+
+/// Restores SIGPIPE's default action, which Rust's runtime sets to "ignore" at start-up; an
+/// ignored signal would stay ignored across execve in the programs sbx runs.
+pub fn restore_sigpipe() {
+    // SAFETY: installing SIG_DFL for SIGPIPE is always sound.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}

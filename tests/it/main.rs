@@ -7,5 +7,6 @@ mod enter;
 mod fs;
 mod idmap;
 mod net;
+mod nsenter;
 mod unshare;
 mod util;
