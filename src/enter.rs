@@ -168,6 +168,7 @@ pub fn enter(target: &str, command: Vec<OsString>, uid: u32, xdg: Option<&str>) 
 }
 
 fn confine_and_exec(entry: &Entry, command: Vec<OsString>) -> Error {
+    linux::restore_sigpipe();
     let run = || -> Result<()> {
         landlock::restrict(&entry.landlock)?;
         let mut lims = Vec::new();

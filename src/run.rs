@@ -502,6 +502,7 @@ fn exec_command(sys: &mut impl Sys, plan: &Plan) -> Error {
     if let Err(e) = pid::unblock_all_signals() {
         return e;
     }
+    linux::restore_sigpipe();
     if let Err(e) = confine(sys, plan) {
         return e;
     }

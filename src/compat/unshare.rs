@@ -412,6 +412,7 @@ fn run(a: &Args) -> R<i32> {
 
 /// Executes the program (or the shell, as a login shell `-sh` like util-linux's exec_shell).
 fn exec_program(program: &[OsString]) -> i32 {
+    linux::restore_sigpipe();
     let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut kv = k.into_vec();

@@ -463,3 +463,20 @@ fn real_root_maps_to_root_with_the_same_isolation() {
         before
     );
 }
+
+#[test]
+fn the_command_gets_default_signal_dispositions_for_sigpipe() {
+    // Rust's runtime ignores SIGPIPE in sbx itself; the command must not inherit that.
+    for args in [
+        &["--", "grep", "SigIgn", "/proc/self/status"][..],
+        &["unshare", "-r", "grep", "SigIgn", "/proc/self/status"],
+    ] {
+        let out = rootless_ok(args);
+        let mask = u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(
+            mask & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "{args:?}: SIGPIPE ignored: {out}"
+        );
+    }
+}
