@@ -380,19 +380,11 @@ fn finish(mut child: Child, mut out: BufReader<ChildStdout>) -> (String, Option<
 /// Replaces sbx's command line by `unshare --mount -- sh -c 'SETUP && exec sbx ...'`: sbx then
 /// starts in a private mount namespace of the host's root that has SETUP's mounts, which the
 /// host's mount table (compared by other tests running in parallel) never shows.
-fn in_private_mount_ns(mut sbx: Sbx, setup: &str) -> Sbx {
-    let old = std::mem::replace(&mut sbx.cmd, Command::new("unshare"));
-    sbx.cmd
-        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-        .arg(format!("{setup} && exec \"$@\""))
-        .arg("sh")
-        .arg(old.get_program())
-        .args(old.get_args())
-        .env_clear()
-        .envs(old.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .current_dir(old.get_current_dir().unwrap())
-        .stdin(Stdio::null());
-    sbx
+fn in_private_mount_ns(sbx: Sbx, setup: &str) -> Sbx {
+    sbx.wrapped(
+        &["unshare", "--mount", "--propagation", "private", "--", "sh"],
+        setup,
+    )
 }
 
 /// Whether an ELF file has no program interpreter (is statically linked).

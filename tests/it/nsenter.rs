@@ -122,33 +122,6 @@ fn run_tool(as_user: bool, tool: &[&str], args: &[String], dir: &Path) -> (Outco
     )
 }
 
-/// A tiny shell-like split: single quotes group.
-fn split(case: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in case.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            c => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 /// Runs each case with `sbx nsenter` and util-linux's nsenter; `{X}` in a case is the pid of
 /// target X. Returns the differences.
 fn differential(as_user: bool, cases: &[&str], pids: &[(&str, u32)], dir: &Path) -> Vec<String> {
@@ -159,7 +132,7 @@ fn differential(as_user: bool, cases: &[&str], pids: &[(&str, u32)], dir: &Path)
         for (name, pid) in pids {
             text = text.replace(&format!("{{{name}}}"), &pid.to_string());
         }
-        let args = split(&text);
+        let args = shell_words(&text);
         let (ours, our_err) = run_tool(as_user, &[&sbx, "nsenter"], &args, dir);
         let (theirs, their_err) = run_tool(as_user, &[NSENTER_2_41], &args, dir);
         if ours != theirs {

@@ -148,33 +148,6 @@ const SUBID_CASES: &[&str] = &[
     "-U --map-users=auto --map-groups=auto -r cat /proc/self/uid_map /proc/self/gid_map",
 ];
 
-fn split(case: &str) -> Vec<String> {
-    // A tiny shell-like split: single quotes group.
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in case.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            ' ' if !quoted => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            c => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 fn differential(as_user: Option<&User>) {
     if !require(
         std::path::Path::new(UNSHARE_2_41).exists(),
@@ -191,7 +164,7 @@ fn differential(as_user: Option<&User>) {
     let subid: &[&str] = if as_user.is_some() { SUBID_CASES } else { &[] };
     for case in CASES.iter().chain(subid) {
         // --map-subids needs ids mapped to themselves, which only the owner of the range has.
-        let words = split(case);
+        let words = shell_words(case);
         let args: Vec<&str> = words.iter().map(String::as_str).collect();
         let ours = run_tool(as_user, &[&sbx, "unshare"], &args, &dir.path);
         let theirs = run_tool(as_user, &[UNSHARE_2_41], &args, &dir.path);

@@ -198,13 +198,19 @@ impl Sbx {
         self
     }
 
-    /// Runs sbx through `sh -c 'PREFIX; exec "$@"'`, e.g. to open fds before sbx starts.
+    /// Runs sbx through `sh -c 'PREFIX && exec "$@"'`, e.g. to open fds before sbx starts.
     /// Arguments added afterwards still go to sbx.
-    pub fn via_shell(mut self, prefix: &str) -> Sbx {
-        let old = std::mem::replace(&mut self.cmd, Command::new("sh"));
+    pub fn via_shell(self, prefix: &str) -> Sbx {
+        self.wrapped(&["sh"], prefix)
+    }
+
+    /// Runs sbx through `WRAPPER... -c 'PREFIX && exec "$@"'`, where WRAPPER ends in a shell.
+    pub fn wrapped(mut self, wrapper: &[&str], prefix: &str) -> Sbx {
+        let old = std::mem::replace(&mut self.cmd, Command::new(wrapper[0]));
         self.cmd
+            .args(&wrapper[1..])
             .arg("-c")
-            .arg(format!("{prefix}; exec \"$@\""))
+            .arg(format!("{prefix} && exec \"$@\""))
             .arg("sh")
             .arg(old.get_program())
             .args(old.get_args())
@@ -310,6 +316,33 @@ pub fn live_descendants(pid: u32) -> Vec<u32> {
                 }
             }
         }
+    }
+    out
+}
+
+/// A tiny shell-like split for test tables: single quotes group words.
+pub fn shell_words(case: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in case.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
     }
     out
 }
