@@ -11,27 +11,6 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 
 use crate::util::*;
 
-/// /usr read-only with the merged-/usr symlinks (Debian 12), a fresh /proc and a minimal /dev:
-/// the least an explicit view needs to run `sh`.
-const SYSTEM: &[&str] = &[
-    "--ro-bind",
-    "/usr",
-    "/usr",
-    "--symlink",
-    "usr/bin",
-    "/bin",
-    "--symlink",
-    "usr/lib",
-    "/lib",
-    "--symlink",
-    "usr/lib64",
-    "/lib64",
-    "--proc",
-    "/proc",
-    "--dev",
-    "/dev",
-];
-
 /// The toolchain directories of home that the default view brings back (top-level names).
 const TOOLCHAIN_DIRS: &[&str] = &[".cargo", ".rustup", ".local", ".pyenv", ".nvm", "go"];
 

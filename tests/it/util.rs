@@ -346,3 +346,24 @@ pub fn shell_words(case: &str) -> Vec<String> {
     }
     out
 }
+
+/// /usr read-only with the merged-/usr symlinks (Debian 12), a fresh /proc and a minimal /dev:
+/// the least an explicit view needs to run `sh`.
+pub const SYSTEM: &[&str] = &[
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+];
