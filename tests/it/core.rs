@@ -480,3 +480,24 @@ fn the_command_gets_default_signal_dispositions_for_sigpipe() {
         );
     }
 }
+
+#[test]
+fn disabled_user_namespaces_are_diagnosed_with_the_setting_to_change() {
+    // user.max_user_namespaces is per user namespace: set it to 0 in one of the test's own
+    // (util-linux unshare -Ur) and run sbx there.
+    let sbx = Sbx::rootless().wrapped(
+        &["unshare", "-Ur", "sh"],
+        "echo 0 > /proc/sys/user/max_user_namespaces",
+    );
+    let r = sbx.args(["--", "true"]).run();
+    assert_eq!(r.code(), 125);
+    let err = r.stderr();
+    assert!(
+        err.starts_with("sbx: cannot create a user namespace"),
+        "{err}"
+    );
+    assert!(
+        err.contains("user.max_user_namespaces") && err.contains("sysctl -w"),
+        "{err}"
+    );
+}
