@@ -485,11 +485,24 @@ fn the_command_gets_default_signal_dispositions_for_sigpipe() {
 fn disabled_user_namespaces_are_diagnosed_with_the_setting_to_change() {
     // user.max_user_namespaces is per user namespace: set it to 0 in one of the test's own
     // (util-linux unshare -Ur) and run sbx there.
-    let sbx = Sbx::rootless().wrapped(
-        &["unshare", "-Ur", "sh"],
-        "echo 0 > /proc/sys/user/max_user_namespaces",
-    );
-    let r = sbx.args(["--", "true"]).run();
+    let user = unprivileged_user();
+    let dir = TestDir::new(Some(&user));
+    let mut cmd = std::process::Command::new("/usr/bin/setpriv");
+    if is_root() {
+        cmd.arg(format!("--reuid={}", user.uid))
+            .arg(format!("--regid={}", user.gid))
+            .arg("--clear-groups");
+    }
+    let script = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" -- true";
+    let out = cmd
+        .args(["--", "unshare", "-Ur", "sh", "-c", script])
+        .arg(sbx_bin())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(&dir.path)
+        .output()
+        .unwrap();
+    let r = Run(out);
     assert_eq!(r.code(), 125);
     let err = r.stderr();
     assert!(
