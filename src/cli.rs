@@ -42,7 +42,7 @@ use clap::{ArgAction, CommandFactory, Parser};
 ///
 /// EXIT STATUS: the command's status; 128+N when it was killed by signal N; 125 when sbx itself
 /// fails; 126 when the command exists but cannot be executed; 127 when it is not found.
-#[derive(Debug, Parser)]
+#[derive(Debug, Default, Parser)]
 #[command(
     name = "sbx",
     version,

@@ -33,6 +33,14 @@ fn main() {
         };
         std::process::exit(code);
     }
+    // `sbx -- COMMAND...` takes no option: plan it without building the parser.
+    if args.len() > 2 && args[1] == "--" {
+        let caller = Caller::current();
+        let code = Plan::for_command(args.split_off(2), &caller)
+            .and_then(|plan| sbx::run::run(&plan))
+            .unwrap_or_else(|e: Error| sbx::run::report(&e));
+        std::process::exit(code);
+    }
     let matches = match sbx::cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {

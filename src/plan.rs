@@ -150,10 +150,33 @@ impl Plan {
     /// Turns the command line, and the policy it names, into a plan.
     pub fn from_matches(matches: &ArgMatches, caller: &Caller) -> Result<Plan> {
         let cli = Cli::from_arg_matches(matches).map_err(|e| Error::Usage(e.to_string()))?;
+        Plan::from_cli(cli, env_ops(matches), fs_args(matches), caller)
+    }
+
+    /// `sbx -- COMMAND...`, the most common invocation: no option at all, so the command line
+    /// needs no parser (building clap's command costs more than the rest of the plan).
+    pub fn for_command(command: Vec<OsString>, caller: &Caller) -> Result<Plan> {
+        Plan::from_cli(
+            Cli {
+                command,
+                ..Cli::default()
+            },
+            Vec::new(),
+            Vec::new(),
+            caller,
+        )
+    }
+
+    fn from_cli(
+        cli: Cli,
+        env_ops: Vec<EnvOp>,
+        fs_args: Vec<FsArg>,
+        caller: &Caller,
+    ) -> Result<Plan> {
         let env = |k: &str| caller.var(k).map(|v| v.to_string_lossy().into_owned());
         let name = cli.policy.clone().unwrap_or_else(|| "default".into());
         let policy = crate::policy::resolve(&name, &env).map_err(Error::Policy)?;
-        Plan::build(cli, &policy, env_ops(matches), fs_args(matches), caller)
+        Plan::build(cli, &policy, env_ops, fs_args, caller)
     }
 
     fn build(
@@ -1065,6 +1088,13 @@ mod tests {
             assert!(matches!(err, Error::Usage(_)), "{args:?}: {err}");
             assert_eq!(err.exit_code(), 125);
         }
+    }
+
+    #[test]
+    fn the_parser_free_path_plans_what_the_parser_would() {
+        let via_parser = plan(&["--", "ls", "-la"]).unwrap();
+        let direct = Plan::for_command(vec!["ls".into(), "-la".into()], &caller()).unwrap();
+        assert_eq!(format!("{via_parser:?}"), format!("{direct:?}"));
     }
 
     #[test]
