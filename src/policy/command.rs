@@ -40,16 +40,27 @@ pub fn run(cmd: PolicyCommand, caller: &Caller) -> i32 {
                             location: Location::File(file.into()),
                             text,
                         })
-                        .map_err(|e| format!("{file}: cannot read: {e}"))
+                        .map_err(|e| vec![format!("{file}: cannot read: {e}")])
                 } else {
-                    lookup(file, &env).map_err(|e| e.to_string())
+                    lookup(file, &env).map_err(|e| vec![e.to_string()])
                 };
-                let result =
-                    source.and_then(|s| resolve_source(s, &env).map_err(|e| e.to_string()));
-                match result {
-                    Ok(_) => println!("{file}: ok"),
-                    Err(e) => {
-                        eprintln!("sbx: {e}");
+                let errors = source.and_then(|s| {
+                    // Every problem of the file itself first; then what resolving its
+                    // parents finds (missing, cyclic or invalid parents).
+                    let all = problems(&s);
+                    if !all.is_empty() {
+                        return Err(all);
+                    }
+                    resolve_source(s, &env)
+                        .map(drop)
+                        .map_err(|e| vec![e.to_string()])
+                });
+                match errors {
+                    Ok(()) => println!("{file}: ok"),
+                    Err(all) => {
+                        for e in all {
+                            eprintln!("sbx: {e}");
+                        }
                         failed += 1;
                     }
                 }
@@ -61,4 +72,28 @@ pub fn run(cmd: PolicyCommand, caller: &Caller) -> i32 {
             }
         }
     }
+}
+
+/// Every error of one file that can be found without its parents: the syntax error, or all
+/// of its semantic problems.
+fn problems(source: &Source) -> Vec<String> {
+    let file = match super::parse(source) {
+        Ok(f) => f,
+        Err(e) => return vec![e.to_string()],
+    };
+    let name = source.display_name();
+    let err = |s: &toml::Spanned<()>, message: String, hint: Option<String>| {
+        let (line, col) = super::line_col(&source.text, s.span().start);
+        super::PolicyError {
+            file: name.clone(),
+            line,
+            col,
+            message,
+            hint,
+        }
+    };
+    super::validate::all(&file, &err)
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect()
 }

@@ -179,54 +179,93 @@ const ERRNO_NAMES: &[(&str, i32)] = &[
     ("EIO", libc::EIO),
 ];
 
-/// All checks of one file.
+/// The first problem of one file.
 pub fn file(f: &File, err: Err) -> Result<(), PolicyError> {
+    match all(f, err).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every problem of one file that its syntax lets sbx find, in file order of the checks.
+pub fn all(f: &File, err: Err) -> Vec<PolicyError> {
+    let mut errs = Vec::new();
     if let Some(m) = &f.identity.map {
-        one_of(err, m, "identity.map", &["current", "root", "auto"])?;
+        one_of(err, m, "identity.map", &["current", "root", "auto"])
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for (key, list) in [
         ("identity.map_users", &f.identity.map_users),
         ("identity.map_groups", &f.identity.map_groups),
     ] {
         for v in list {
-            crate::idmap::parse_request(key, v.get_ref()).map_err(|e| err(&unit(v), e, None))?;
+            crate::idmap::parse_request(key, v.get_ref())
+                .map_err(|e| err(&unit(v), e, None))
+                .err()
+                .into_iter()
+                .for_each(|e| errs.push(e));
         }
     }
     if let Some(h) = &f.identity.hostname {
-        crate::ns::uts::validate_hostname(h.get_ref()).map_err(|e| err(&unit(h), e, None))?;
+        crate::ns::uts::validate_hostname(h.get_ref())
+            .map_err(|e| err(&unit(h), e, None))
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     if let Some(v) = &f.filesystem.view {
-        one_of(err, v, "filesystem.view", &["default", "empty"])?;
+        one_of(err, v, "filesystem.view", &["default", "empty"])
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     if let Some(r) = &f.filesystem.root {
-        path(err, &unit(r), r.get_ref())?;
+        path(err, &unit(r), r.get_ref())
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for m in &f.filesystem.mounts {
-        mount(err, m)?;
+        mount(err, m).err().into_iter().for_each(|e| errs.push(e));
     }
     for name in &f.capabilities.keep {
         let n = name.get_ref().trim_start_matches('!');
-        crate::confine::caps::parse_capability(n).map_err(|e| {
-            let (msg, hint) = match e.split_once(" (did you mean ") {
-                Some((m, h)) => (
-                    m.to_string(),
-                    Some(format!("did you mean {}", h.trim_end_matches([')', ';']))),
-                ),
-                None => (e.clone(), None),
-            };
-            err(
-                &unit(name),
-                msg.replace("--cap-add ", "capabilities.keep: "),
-                hint,
-            )
-        })?;
+        crate::confine::caps::parse_capability(n)
+            .map_err(|e| {
+                let (msg, hint) = match e.split_once(" (did you mean ") {
+                    Some((m, h)) => (
+                        m.to_string(),
+                        Some(format!(
+                            "did you mean {}?",
+                            h.split("?)").next().unwrap_or(h)
+                        )),
+                    ),
+                    None => (e.clone(), None),
+                };
+                err(
+                    &unit(name),
+                    msg.replace("--cap-add ", "capabilities.keep: "),
+                    hint,
+                )
+            })
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     let ll = &f.landlock;
     if let Some(m) = &ll.mode {
-        one_of(err, m, "landlock.mode", &["best-effort", "require", "off"])?;
+        one_of(err, m, "landlock.mode", &["best-effort", "require", "off"])
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for p in ll.read.iter().chain(&ll.write).chain(&ll.execute) {
-        path(err, &unit(p), p.get_ref().trim_start_matches('!'))?;
+        path(err, &unit(p), p.get_ref().trim_start_matches('!'))
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for s in ll.scopes.iter().flatten() {
         one_of(
@@ -234,7 +273,10 @@ pub fn file(f: &File, err: Err) -> Result<(), PolicyError> {
             s,
             "landlock.scopes",
             &["abstract-unix-socket", "signal"],
-        )?;
+        )
+        .err()
+        .into_iter()
+        .for_each(|e| errs.push(e));
     }
     let sc = &f.seccomp;
     if let Some(a) = &sc.default_action {
@@ -243,53 +285,73 @@ pub fn file(f: &File, err: Err) -> Result<(), PolicyError> {
             a,
             "seccomp.default_action",
             &["allow", "errno", "kill", "log", "trap"],
-        )?;
+        )
+        .err()
+        .into_iter()
+        .for_each(|e| errs.push(e));
     }
     if let Some(e) = &sc.errno {
-        errno_value(e.get_ref()).map_err(|m| err(&unit(e), m, None))?;
+        errno_value(e.get_ref())
+            .map_err(|m| err(&unit(e), m, None))
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for name in sc.allow.iter().chain(&sc.deny) {
         let n = name.get_ref().trim_start_matches('!');
-        crate::confine::seccomp::resolve(n).map_err(|e| {
-            let text = e.to_string();
-            let (msg, hint) = match text.split_once(" (did you mean ") {
-                Some((m, h)) => (
-                    m.to_string(),
-                    Some(format!("did you mean {}", h.trim_end_matches(')'))),
-                ),
-                None => match text.split_once("; did you mean ") {
-                    Some((m, h)) => (m.to_string(), Some(format!("did you mean {h}"))),
-                    None => (text.clone(), None),
-                },
-            };
-            err(&unit(name), msg, hint)
-        })?;
+        crate::confine::seccomp::resolve(n)
+            .map_err(|e| {
+                let text = e.to_string();
+                let (msg, hint) = match text.split_once(" (did you mean ") {
+                    Some((m, h)) => (
+                        m.to_string(),
+                        Some(format!("did you mean {}", h.trim_end_matches(')'))),
+                    ),
+                    None => match text.split_once("; did you mean ") {
+                        Some((m, h)) => (m.to_string(), Some(format!("did you mean {h}"))),
+                        None => (text.clone(), None),
+                    },
+                };
+                err(&unit(name), msg, hint)
+            })
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for r in &sc.rules {
         crate::confine::seccomp::resolve(&r.get_ref().syscall)
-            .map_err(|e| err(&unit(r), e.to_string(), None))?;
+            .map_err(|e| err(&unit(r), e.to_string(), None))
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     if let Some(m) = &f.network.mode {
-        one_of(err, m, "network.mode", &["none", "host", "pasta"])?;
+        one_of(err, m, "network.mode", &["none", "host", "pasta"])
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     for p in &f.network.publish {
         crate::ns::net::parse_publish(p.get_ref())
-            .map_err(|e| err(&unit(p), e.replace("--publish", "network.publish"), None))?;
+            .map_err(|e| err(&unit(p), e.replace("--publish", "network.publish"), None))
+            .err()
+            .into_iter()
+            .for_each(|e| errs.push(e));
     }
     if let Some(u) = &f.process.umask {
         match u32::from_str_radix(u.get_ref(), 8) {
             Ok(v) if v <= 0o777 => {}
             _ => {
-                return Err(err(
+                errs.push(err(
                     &unit(u),
                     format!(
                         "process.umask = {:?} is not an octal mask such as \"022\"",
                         u.get_ref()
                     ),
                     None,
-                ))
+                ));
             }
         }
     }
-    Ok(())
+    errs
 }

@@ -474,3 +474,28 @@ fn build_policy_gives_a_stable_environment() {
     assert!(!out.contains("SECRET_TOKEN"), "{out}");
     assert!(out.trim_end().ends_with('3'), "only lo: {out}");
 }
+
+#[test]
+fn policy_check_reports_every_problem_of_a_file() {
+    let dir = TestDir::new(Some(&unprivileged_user()));
+    let bad = policy_file(
+        &dir.path,
+        "many.toml",
+        "[identity]\nmap = \"rot\"\n[capabilities]\nkeep = [\"CAP_NET_RWA\"]\n[seccomp]\ndeny = [\"ptrce\", \"keyctl\"]\n",
+    );
+    let r = Sbx::rootless()
+        .args(["policy", "check", bad.to_str().unwrap()])
+        .run();
+    assert_eq!(r.code(), 125);
+    let err = r.stderr();
+    for (at, hint) in [
+        (":2:7:", "did you mean \"root\"?"),
+        (":4:9:", "did you mean CAP_NET_RAW?"),
+        (":6:9:", "did you mean ptrace?"),
+    ] {
+        assert!(
+            err.contains(at) && err.contains(hint),
+            "{at} {hint} missing: {err}"
+        );
+    }
+}
