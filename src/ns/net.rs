@@ -123,6 +123,11 @@ pub fn pasta_args(pid: Pid, publish: &[Publish], pid_file: &Path) -> Vec<String>
         },
     ]);
     args.extend(["--pid".into(), pid_file.display().to_string()]);
+    if nix::unistd::geteuid().is_root() {
+        // Started as root, pasta changes to nobody, who cannot open the sandbox's user
+        // namespace (owned by root): keep root.
+        args.extend(["--runas".into(), "0:0".into()]);
+    }
     args.push(pid.as_raw().to_string());
     args
 }

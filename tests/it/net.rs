@@ -390,3 +390,25 @@ fn pasta_reaches_the_outside_and_its_dns_but_not_host_loopback() {
     );
     assert_eq!(lines[3], format!("dns {server_ip}"), "{stdout}");
 }
+
+#[test]
+fn pasta_works_for_real_root_too() {
+    if !pasta_ready() {
+        return;
+    }
+    let Some(sbx) = Sbx::as_root() else { return };
+    let out = sbx
+        .args(["--net", "pasta", "--", "cat", "/proc/net/dev"])
+        .run()
+        .ok();
+    let ifaces: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert!(
+        ifaces.len() == 2 && ifaces.contains(&"lo"),
+        "pasta's interface missing: {ifaces:?}"
+    );
+}
