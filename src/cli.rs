@@ -17,9 +17,10 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// other namespaces and fork, so that the command lives in the new PID namespace under sbx's own
 /// PID 1, which reaps zombies, forwards signals and returns the command's exit status; (3) make
 /// every mount private, build the filesystem view on a new tmpfs root and pivot_root into it,
-/// set the hostname and bring the loopback interface up; (4) drop every capability (the
-/// bounding set included) except those kept with --cap-add, set no_new_privs, close inherited
-/// file descriptors above 2 and execute the command, looked up on the PATH of its environment.
+/// set the hostname and bring the loopback interface up; (4) lock down per the policy: landlock,
+/// resource limits, every capability dropped (the bounding set included) except those kept,
+/// no_new_privs, inherited file descriptors above 2 closed, the seccomp filter installed last;
+/// then execute the command, looked up on the PATH of its environment.
 ///
 /// THE FILESYSTEM VIEW: without filesystem options the view is safe for untrusted builds: the
 /// host's root read-only; private tmpfs on /tmp, /var/tmp, /run and /dev/shm; a fresh /proc; a
