@@ -62,6 +62,13 @@ pub fn run(plan: &Plan) -> Result<i32> {
     linux::close_range_from(3, true).map_err(Error::process("mark inherited fds close-on-exec"))?;
     pid::block_supervised_signals()?;
     let mut sfd = pid::signalfd()?;
+    if registration.is_none()
+        && plan.ranges.is_none()
+        && plan.net != NetMode::Pasta
+        && plan.persist.is_none()
+    {
+        return run_in_place(plan, &mut sfd);
+    }
     let monitor = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd of sbx"))?;
     let (report_rx, report_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(Error::process("create a pipe"))?;
@@ -130,6 +137,61 @@ pub fn run(plan: &Plan) -> Result<i32> {
         let _ = linux::write_all_raw(fd, format!("{{\"exit-code\": {code}}}\n").as_bytes());
     }
     Ok(code)
+}
+
+/// The fast path, when nothing has to be done from outside the user namespace (no id ranges,
+/// pasta, --persist or --name): sbx itself unshares the user namespace, as step 1 of the
+/// design reads, and forks PID 1 directly, which saves the keeper process.
+fn run_in_place(plan: &Plan, sfd: &mut nix::sys::signalfd::SignalFd) -> Result<i32> {
+    let mut sys = Linux;
+    enter_namespaces(&mut sys, plan, &mut || Ok(()))?;
+    let ns_dir = open_ns_dir(plan)?;
+    let me = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd"))?;
+    let pid1 = match linux::fork().map_err(Error::process("fork PID 1"))? {
+        Fork::Child => {
+            let code = init(plan, &me).unwrap_or_else(|e| report(&e));
+            linux::exit_now(code)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    drop(me);
+    let pid1_fd = linux::pidfd_open(pid1).ok();
+    if let (Some(fd), Some(dir)) = (plan.json_status_fd, &ns_dir) {
+        let line = format!(
+            "{{\"child-pid\": {}{}}}\n",
+            pid1.as_raw(),
+            namespace_json(plan, dir)
+        );
+        let _ = linux::write_all_raw(fd, line.as_bytes());
+    }
+    let status = pid::supervise(sfd, pid1, |sig| {
+        if let Some(fd) = &pid1_fd {
+            let _ = linux::pidfd_send_signal(fd, sig as i32);
+        }
+    })?;
+    let code = pid::exit_code(status);
+    if let Some(fd) = plan.json_status_fd {
+        let _ = linux::write_all_raw(fd, format!("{{\"exit-code\": {code}}}\n").as_bytes());
+    }
+    Ok(code)
+}
+
+/// For --json-status-fd: /proc/self/ns, opened before PID 1 pivots the shared mount namespace
+/// (after that this process's /proc is the sandbox's, where it has no pid).
+fn open_ns_dir(plan: &Plan) -> Result<Option<OwnedFd>> {
+    match plan.json_status_fd {
+        Some(_) => Ok(Some(
+            linux::openat2(
+                libc::AT_FDCWD,
+                c"/proc/self/ns",
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                0,
+            )
+            .map_err(Error::process("open /proc/self/ns"))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// What the monitor does from outside while the keeper waits: write the id ranges with
@@ -304,20 +366,7 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd, go: Option<OwnedFd
         wait(b"N", b'G')?;
     }
 
-    // Opened now: once PID 1 pivots, this process's /proc is the sandbox's, where it has no pid.
-    let ns_dir = match plan.json_status_fd {
-        Some(_) => Some(
-            linux::openat2(
-                libc::AT_FDCWD,
-                c"/proc/self/ns",
-                libc::O_PATH | libc::O_DIRECTORY,
-                0,
-                0,
-            )
-            .map_err(Error::process("open /proc/self/ns"))?,
-        ),
-        None => None,
-    };
+    let ns_dir = open_ns_dir(plan)?;
     let me = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd"))?;
     match linux::fork().map_err(Error::process("fork PID 1"))? {
         Fork::Child => {
