@@ -208,13 +208,16 @@ fn pasta_errors_name_the_package_and_the_port() {
     assert!(r.stderr().contains("--net pasta"), "{}", r.stderr());
 }
 
-/// A network namespace of the test's own: `outer` holds the sandbox's "host" side at .1 and
-/// routes everything to .2 in `peer`, where a TCP server and a DNS server run.
+/// Network namespaces of the test's own, each held by a `sleep` (no `ip netns add`, whose
+/// bind mounts would show in the host's mount table that other tests compare): `outer` holds
+/// the sandbox's "host" side at .1 and routes everything to .2 in `peer`, where a TCP server
+/// and a DNS server run.
 struct TestNet {
-    outer: String,
-    peer: String,
+    outer: Child,
+    peer: Child,
     subnet: String,
     servers: Vec<Child>,
+    dir: TestDir,
 }
 
 impl TestNet {
@@ -227,50 +230,67 @@ impl TestNet {
         {
             return None;
         }
-        let n = std::process::id() % 200 + 20;
-        let outer = format!("sbxo{}", std::process::id());
-        let peer = format!("sbxp{}", std::process::id());
-        let subnet = format!("10.211.{n}");
-        let net = TestNet {
-            outer: outer.clone(),
-            peer: peer.clone(),
-            subnet: subnet.clone(),
-            servers: Vec::new(),
+        let holder = || {
+            Command::new("unshare")
+                .args(["-n", "sleep", "600"])
+                .spawn()
+                .unwrap()
         };
-        let ip = |args: &str| {
+        let n = std::process::id() % 200 + 20;
+        let net = TestNet {
+            outer: holder(),
+            peer: holder(),
+            subnet: format!("10.211.{n}"),
+            servers: Vec::new(),
+            dir: TestDir::new(None),
+        };
+        let (o, p, subnet) = (net.outer.id(), net.peer.id(), net.subnet.clone());
+        // Wait until both holders are in their namespaces.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while [o, p]
+            .iter()
+            .any(|pid| host_ns(*pid, "net") == host_ns(std::process::id(), "net"))
+        {
+            assert!(Instant::now() < deadline, "unshare -n did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let sh = |cmd: String| {
             let ok = Command::new("sh")
                 .arg("-c")
-                .arg(format!("ip {args}"))
+                .arg(&cmd)
                 .status()
                 .unwrap()
                 .success();
-            assert!(ok, "ip {args}");
+            assert!(ok, "{cmd}");
         };
-        ip(&format!("netns add {outer}"));
-        ip(&format!("netns add {peer}"));
-        ip(&format!(
-            "-n {outer} link add veth0 type veth peer name veth1 netns {peer}"
+        sh(format!(
+            "ip link add veth0 netns {o} type veth peer name veth1 netns {p}"
         ));
-        ip(&format!("-n {outer} addr add {subnet}.1/24 dev veth0"));
-        ip(&format!("-n {peer} addr add {subnet}.2/24 dev veth1"));
-        for ns in [&outer, &peer] {
-            ip(&format!("-n {ns} link set lo up"));
+        sh(format!(
+            "nsenter -t {o} -n ip addr add {subnet}.1/24 dev veth0"
+        ));
+        sh(format!(
+            "nsenter -t {p} -n ip addr add {subnet}.2/24 dev veth1"
+        ));
+        for pid in [o, p] {
+            sh(format!("nsenter -t {pid} -n ip link set lo up"));
         }
-        ip(&format!("-n {outer} link set veth0 up"));
-        ip(&format!("-n {peer} link set veth1 up"));
-        ip(&format!("-n {outer} route add default via {subnet}.2"));
-        std::fs::create_dir_all(format!("/etc/netns/{outer}")).unwrap();
+        sh(format!("nsenter -t {o} -n ip link set veth0 up"));
+        sh(format!("nsenter -t {p} -n ip link set veth1 up"));
+        sh(format!(
+            "nsenter -t {o} -n ip route add default via {subnet}.2"
+        ));
         std::fs::write(
-            format!("/etc/netns/{outer}/resolv.conf"),
+            net.dir.path.join("resolv.conf"),
             format!("nameserver {subnet}.2\n"),
         )
         .unwrap();
         Some(net)
     }
 
-    fn serve(&mut self, ns: &str, script: &str) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", script])
+    fn serve(&mut self, pid: u32, script: &str) {
+        let mut child = Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-n", "python3", "-c", script])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -285,13 +305,13 @@ impl TestNet {
 
 impl Drop for TestNet {
     fn drop(&mut self) {
-        for s in &mut self.servers {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.outer));
-        for ns in [&self.outer, &self.peer] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        for c in self
+            .servers
+            .iter_mut()
+            .chain([&mut self.outer, &mut self.peer])
+        {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
@@ -327,21 +347,17 @@ fn pasta_reaches_the_outside_and_its_dns_but_not_host_loopback() {
         return;
     };
     let server_ip = format!("{}.2", net.subnet);
-    let peer = net.peer.clone();
-    let outer = net.outer.clone();
+    let (outer, peer) = (net.outer.id(), net.peer.id());
     net.serve(
-        &peer,
+        peer,
         &TCP_SERVER
             .replace("@IP@", &format!("'{server_ip}'"))
             .replace("@NAME@", "outside"),
     );
-    net.serve(
-        &peer,
-        &DNS_SERVER.replace("@IP@", &format!("'{server_ip}'")),
-    );
+    net.serve(peer, &DNS_SERVER.replace("@IP@", &format!("'{server_ip}'")));
     // A service on the outer namespace's own loopback: the sandbox must not reach it.
     net.serve(
-        &outer,
+        outer,
         &TCP_SERVER
             .replace("@IP@", "'127.0.0.1'")
             .replace("@NAME@", "host-loopback"),
@@ -352,8 +368,23 @@ fn pasta_reaches_the_outside_and_its_dns_but_not_host_loopback() {
         "{CONNECT}\nimport socket\ntry:\n    print('dns', socket.gethostbyname('server.sbx.test'))\nexcept OSError as e:\n    print('dns failed', e)\n"
     );
     let dir = TestDir::new(Some(&user));
-    let out = Command::new("ip")
-        .args(["netns", "exec", &outer, "setpriv"])
+    // pasta reads /etc/resolv.conf: bind the test's over it in a private mount namespace, then
+    // enter the outer network namespace and drop to the test user.
+    let resolv = net.dir.path.join("resolv.conf");
+    let enter = format!(
+        "mount --bind {} /etc/resolv.conf && exec nsenter -t {outer} -n \"$@\"",
+        resolv.display()
+    );
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "--propagation=private",
+            "sh",
+            "-c",
+            &enter,
+            "sh",
+            "setpriv",
+        ])
         .arg(format!("--reuid={}", user.uid))
         .arg(format!("--regid={}", user.gid))
         .args(["--clear-groups", "--"])
