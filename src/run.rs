@@ -114,21 +114,29 @@ pub fn run(plan: &Plan) -> Result<i32> {
     let init = report
         .get(..4)
         .map(|b| Pid::from_raw(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
-    let init_fd = init.and_then(|pid| linux::pidfd_open(pid).ok());
-    if let (Some(fd), Some(init)) = (plan.json_status_fd, init) {
-        let namespaces = String::from_utf8_lossy(&report[4..]);
-        let line = format!("{{\"child-pid\": {}{namespaces}}}\n", init.as_raw());
+    if let (Some(init), Some(path)) = (init, &registration) {
+        crate::registry::publish(path, &entry_for(plan, init, keeper))?;
+    }
+    let namespaces = String::from_utf8_lossy(report.get(4..).unwrap_or_default()).into_owned();
+    supervise_to_end(plan, &mut sfd, keeper, init, &namespaces)
+}
+
+/// The monitor's part until the end: the first JSON status line, then waiting for `child`
+/// (the keeper, or PID 1 itself) while passing signals on to PID 1, then the exit status.
+fn supervise_to_end(
+    plan: &Plan,
+    sfd: &mut nix::sys::signalfd::SignalFd,
+    child: Pid,
+    pid1: Option<Pid>,
+    namespaces: &str,
+) -> Result<i32> {
+    let pid1_fd = pid1.and_then(|pid| linux::pidfd_open(pid).ok());
+    if let (Some(fd), Some(pid1)) = (plan.json_status_fd, pid1) {
+        let line = format!("{{\"child-pid\": {}{namespaces}}}\n", pid1.as_raw());
         let _ = linux::write_all_raw(fd, line.as_bytes());
     }
-
-    if let Some(init) = init {
-        if let Some(path) = &registration {
-            crate::registry::publish(path, &entry_for(plan, init, keeper))?;
-        }
-    }
-
-    let status = pid::supervise(&mut sfd, keeper, |sig| {
-        if let Some(fd) = &init_fd {
+    let status = pid::supervise(sfd, child, |sig| {
+        if let Some(fd) = &pid1_fd {
             let _ = linux::pidfd_send_signal(fd, sig as i32);
         }
     })?;
@@ -155,25 +163,11 @@ fn run_in_place(plan: &Plan, sfd: &mut nix::sys::signalfd::SignalFd) -> Result<i
         Fork::Parent(pid) => pid,
     };
     drop(me);
-    let pid1_fd = linux::pidfd_open(pid1).ok();
-    if let (Some(fd), Some(dir)) = (plan.json_status_fd, &ns_dir) {
-        let line = format!(
-            "{{\"child-pid\": {}{}}}\n",
-            pid1.as_raw(),
-            namespace_json(plan, dir)
-        );
-        let _ = linux::write_all_raw(fd, line.as_bytes());
-    }
-    let status = pid::supervise(sfd, pid1, |sig| {
-        if let Some(fd) = &pid1_fd {
-            let _ = linux::pidfd_send_signal(fd, sig as i32);
-        }
-    })?;
-    let code = pid::exit_code(status);
-    if let Some(fd) = plan.json_status_fd {
-        let _ = linux::write_all_raw(fd, format!("{{\"exit-code\": {code}}}\n").as_bytes());
-    }
-    Ok(code)
+    let namespaces = ns_dir
+        .as_ref()
+        .map(|dir| namespace_json(plan, dir))
+        .unwrap_or_default();
+    supervise_to_end(plan, sfd, pid1, Some(pid1), &namespaces)
 }
 
 /// For --json-status-fd: /proc/self/ns, opened before PID 1 pivots the shared mount namespace
