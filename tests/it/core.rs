@@ -418,26 +418,31 @@ fn sixteen_sandboxes_start_in_parallel() {
 
 #[test]
 fn json_status_reports_the_child_and_the_exit_code() {
-    let dir = TestDir::new(Some(&unprivileged_user()));
-    let status = dir.path.join("status.json");
-    let run = Sbx::rootless()
-        .via_shell(&format!("exec 3>{}", status.display()))
-        .args(["--json-status-fd", "3", "--", "sh", "-c", "exit 5"])
-        .run();
-    assert_eq!(run.code(), 5, "{}", run.stderr());
-    let text = std::fs::read_to_string(&status).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with("{\"child-pid\": "), "{text}");
-    for key in [
-        "user-namespace",
-        "mnt-namespace",
-        "pid-namespace",
-        "net-namespace",
-    ] {
-        assert!(lines[0].contains(key), "{key} missing: {text}");
+    // Both process shapes: sbx as the keeper, and (with --name) a keeper child.
+    let name = format!("json-{}", std::process::id());
+    for extra in [&[][..], &["--name", name.as_str()]] {
+        let dir = TestDir::new(Some(&unprivileged_user()));
+        let status = dir.path.join("status.json");
+        let run = Sbx::rootless()
+            .via_shell(&format!("exec 3>{}", status.display()))
+            .args(extra)
+            .args(["--json-status-fd", "3", "--", "sh", "-c", "exit 5"])
+            .run();
+        assert_eq!(run.code(), 5, "{extra:?}: {}", run.stderr());
+        let text = std::fs::read_to_string(&status).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{extra:?}: {text}");
+        assert!(lines[0].starts_with("{\"child-pid\": "), "{text}");
+        for key in [
+            "user-namespace",
+            "mnt-namespace",
+            "pid-namespace",
+            "net-namespace",
+        ] {
+            assert!(lines[0].contains(key), "{extra:?}: {key} missing: {text}");
+        }
+        assert_eq!(lines[1], "{\"exit-code\": 5}");
     }
-    assert_eq!(lines[1], "{\"exit-code\": 5}");
 }
 
 #[test]
