@@ -7,8 +7,9 @@
 //!    namespaces ([`ns::unshare_namespaces`]); fork so that the command lives in the new PID
 //!    namespace under sbx's own PID 1 ([`ns::pid`]).
 //! 3. Build the filesystem view ([`ns::mount`]), set the hostname, bring `lo` up.
-//! 4. Lock down: capabilities dropped, the bounding set included, and no_new_privs
-//!    ([`confine`]); then exec ([`exec`]).
+//! 4. Lock down per the policy ([`policy`], [`confine`]): landlock, resource limits,
+//!    capabilities dropped (the bounding set included), no_new_privs, the seccomp filter last;
+//!    then exec ([`exec`]).
 //!
 //! [`run::run`] is that script; [`plan::Plan`] is the validated input it runs from.
 #![deny(unsafe_code)]

@@ -1,15 +1,19 @@
-//! The sandbox, as one script that reads top to bottom in the design's order. Three sbx
-//! processes take part:
+//! The sandbox, as one script that reads top to bottom in the design's order. Two or three
+//! sbx processes take part:
 //!
-//! - the **monitor** stays on the host: it forks the sandbox, forwards signals to it, writes the
-//!   JSON status and exits with the command's status;
-//! - the **keeper** (the monitor's child) unshares the user namespace, writes its maps, unshares
-//!   the other namespaces as mapped root, and forks PID 1; it dies with the monitor;
+//! - the **monitor** forwards signals to PID 1, writes the JSON status and exits with the
+//!   command's status. When nothing has to happen outside the user namespace while it is made,
+//!   the monitor itself unshares the user namespace, writes its maps, unshares the other
+//!   namespaces as mapped root and forks PID 1 (the fast path);
+//! - otherwise a **keeper** (the monitor's child) does that, while the monitor stays on the
+//!   host to run newuidmap and newgidmap, start pasta, bind --persist files or keep the --name
+//!   registry entry; the keeper dies with the monitor;
 //! - **init**, PID 1 of the new PID namespace, builds the filesystem view, sets the hostname,
 //!   brings `lo` up, forks the command, then reaps and forwards signals until the command exits.
-//!   It dies with the keeper, and the kernel then kills everything else in the namespace.
+//!   It dies with its parent, and the kernel then kills everything else in the namespace.
 //!
-//! The command itself drops capabilities, sets no_new_privs, closes inherited fds and executes.
+//! The command itself applies landlock, resource limits, drops capabilities, sets no_new_privs,
+//! closes inherited fds, installs the seccomp filter and executes.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -72,8 +76,7 @@ pub fn run(plan: &Plan) -> Result<i32> {
     let monitor = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd of sbx"))?;
     let (report_rx, report_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(Error::process("create a pipe"))?;
-    // With pasta, the keeper waits on this pipe until the network is set up.
-    // With id ranges or pasta, the keeper waits on this pipe for the monitor's part.
+    // With id ranges, --persist or pasta, the keeper waits on this pipe for the monitor's part.
     let go = if plan.net == NetMode::Pasta || plan.ranges.is_some() || plan.persist.is_some() {
         Some(
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)

@@ -189,19 +189,6 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
-/// Sets or clears FD_CLOEXEC on a raw fd that the caller keeps.
-pub fn set_cloexec(fd: RawFd, on: bool) -> Result<(), Errno> {
-    // SAFETY: fcntl on an integer fd with integer arguments.
-    let flags = Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    let new = if on {
-        flags | libc::FD_CLOEXEC
-    } else {
-        flags & !libc::FD_CLOEXEC
-    };
-    // SAFETY: as above.
-    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
-}
-
 /// Brings the loopback interface of the current network namespace up (SIOCSIFFLAGS).
 pub fn loopback_up() -> Result<(), Errno> {
     // SAFETY: socket(2) with integer arguments; we own the returned fd.
