@@ -20,6 +20,7 @@ pub mod confine;
 pub mod enter;
 pub mod error;
 pub mod exec;
+pub mod hostbin;
 pub mod idmap;
 pub mod ns;
 pub mod plan;

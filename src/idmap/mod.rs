@@ -47,9 +47,14 @@ pub fn ranges(kind: IdKind, owner: &Owner, log: &mut dyn FnMut(String)) -> Resul
         log(format!(
             "subordinate {kind}s from getsubids (nsswitch subid: {source})"
         ));
-        let out = Command::new("getsubids").args(kind.getsubids_args(&owner.name)).output().map_err(|e| Error::IdRanges {
-            what: format!("/etc/nsswitch.conf names the subid source {source}, but getsubids cannot run: {e}"),
-            hint: "install getsubids (Debian: uidmap; Fedora: shadow-utils-subid)".into(),
+        let getsubids = crate::hostbin::find("getsubids", "getsubids (Debian: uidmap; Fedora: shadow-utils-subid)")
+            .map_err(|what| Error::IdRanges {
+                what: format!("/etc/nsswitch.conf names the subid source {source}: {what}"),
+                hint: "install getsubids, or remove the subid: line of /etc/nsswitch.conf".into(),
+            })?;
+        let out = Command::new(&getsubids).args(kind.getsubids_args(&owner.name)).output().map_err(|e| Error::IdRanges {
+            what: format!("/etc/nsswitch.conf names the subid source {source}, but {} cannot run: {e}", getsubids.display()),
+            hint: "check that getsubids runs".into(),
         })?;
         let (ranges, diagnostics) = subid::parse_getsubids(&String::from_utf8_lossy(&out.stdout));
         for d in diagnostics {
@@ -155,15 +160,17 @@ pub fn write_with_helper(kind: IdKind, pid: Pid, lines: &[IdMapping], verbose: b
     if verbose {
         eprintln!("sbx: {} {}", kind.helper(), args.join(" "));
     }
-    let out = Command::new(kind.helper()).args(&args).output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::IdRanges {
-                what: format!("{} is not installed (it writes id ranges for unprivileged users)", kind.helper()),
-                hint: "install it: Debian/Ubuntu: apt install uidmap; Fedora: dnf install shadow-utils; Arch: pacman -S shadow".into(),
-            }
-        } else {
-            Error::IdRanges { what: format!("cannot run {}: {e}", kind.helper()), hint: "check that it is installed setuid root".into() }
-        }
+    let helper = crate::hostbin::find(
+        kind.helper(),
+        "it (Debian/Ubuntu: apt install uidmap; Fedora: dnf install shadow-utils; Arch: pacman -S shadow)",
+    )
+    .map_err(|what| Error::IdRanges {
+        what: format!("{what} ({} writes id ranges for unprivileged users)", kind.helper()),
+        hint: "install it: Debian/Ubuntu: apt install uidmap; Fedora: dnf install shadow-utils; Arch: pacman -S shadow".into(),
+    })?;
+    let out = Command::new(&helper).args(&args).output().map_err(|e| Error::IdRanges {
+        what: format!("cannot run {}: {e}", helper.display()),
+        hint: "check that it is installed setuid root".into(),
     })?;
     if !out.status.success() {
         return Err(Error::IdRanges {

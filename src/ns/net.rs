@@ -154,22 +154,22 @@ impl Pasta {
         if verbose {
             eprintln!("sbx: pasta {}", args.join(" "));
         }
-        let out = Command::new("pasta")
+        let pasta_bin = crate::hostbin::find("pasta", "the package passt").map_err(|what| {
+            Error::Network {
+                what: format!("--net pasta needs pasta: {what}"),
+                hint: "install the package passt (Debian/Ubuntu: apt install passt; Fedora: dnf install passt; Arch: pacman -S passt)".into(),
+            }
+        })?;
+        let out = Command::new(&pasta_bin)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .output();
-        let out = match out {
-            Ok(out) => out,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Network {
-                    what: "--net pasta needs pasta, which is not installed".into(),
-                    hint: "install the package passt (Debian/Ubuntu: apt install passt; Fedora: dnf install passt; Arch: pacman -S passt)".into(),
-                })
-            }
-            Err(e) => return Err(Error::Network { what: format!("cannot start pasta: {e}"), hint: "check that pasta runs: pasta --version".into() }),
-        };
+            .output()
+            .map_err(|e| Error::Network {
+                what: format!("cannot start {}: {e}", pasta_bin.display()),
+                hint: "check that pasta runs: pasta --version".into(),
+            })?;
         if let Ok(text) = std::fs::read_to_string(&pid_file) {
             if let Ok(p) = text.trim().parse::<i32>() {
                 pasta.pidfd = linux::pidfd_open(Pid::from_raw(p)).ok();

@@ -224,8 +224,21 @@ fn a_user_without_ranges_gets_a_clear_error_and_nothing_is_left() {
 
 #[test]
 fn a_missing_newuidmap_names_the_package() {
-    let mut sbx = Sbx::rootless().args(["--map-auto", "--", "true"]);
-    sbx.cmd.env("PATH", "/nonexistent");
+    // sbx never searches PATH for its host helpers, so "missing" means missing from the system
+    // directories: hide /usr/bin/newuidmap in a mount namespace of the test's own.
+    if !require(
+        is_root(),
+        "running as root",
+        "run the suite as root to hide /usr/bin/newuidmap in a private mount namespace",
+    ) {
+        return;
+    }
+    let sbx = Sbx::rootless()
+        .args(["--map-auto", "--", "true"])
+        .wrapped(
+            &["unshare", "-m", "--propagation", "private", "sh"],
+            "mount --bind /dev/null /usr/bin/newuidmap",
+        );
     let r = sbx.run();
     assert_eq!(r.code(), 125, "{}", r.stderr());
     assert!(
