@@ -101,6 +101,14 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 pub struct Origin {
     pub file: Rc<str>,
     pub line: usize,
+    pub col: usize,
+}
+
+impl Origin {
+    /// `file:line:col`, for error messages.
+    pub fn located(&self) -> String {
+        format!("{}:{}:{}", self.file, self.line, self.col)
+    }
 }
 
 impl fmt::Display for Origin {
@@ -118,6 +126,32 @@ pub struct Val<T> {
 
 /// Finds a policy's text by name or path (see the module documentation).
 pub fn lookup(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Source, PolicyError> {
+    lookup_from(name, None, env)
+}
+
+/// Finds the parent `name` that the policy `from` extends. A built-in policy's parents are
+/// always built-in, so a file of the user's named like a built-in overrides only `--policy` of
+/// that name, never what other built-ins are made of. A file never finds itself: a user's
+/// `default.toml` that `extends = ["default"]` gets the next `default` in the search order
+/// (`/etc/sbx/policies`, then the built-in one).
+pub fn lookup_parent(
+    name: &str,
+    from: &Source,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Source, PolicyError> {
+    lookup_from(name, Some(from), env)
+}
+
+fn lookup_from(
+    name: &str,
+    from: Option<&Source>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Source, PolicyError> {
+    let builtin_only = from.is_some_and(|f| f.location == Location::Builtin);
+    let this_file = from.and_then(|f| match &f.location {
+        Location::File(p) => std::fs::canonicalize(p).ok(),
+        Location::Builtin => None,
+    });
     let not_found = |message: String, hint: Option<String>| PolicyError {
         file: name.to_string(),
         line: 0,
@@ -125,6 +159,19 @@ pub fn lookup(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Source
         message,
         hint,
     };
+    if builtin_only {
+        return match BUILTIN.iter().find(|(n, _)| *n == name) {
+            Some((n, text)) => Ok(Source {
+                name: n.to_string(),
+                location: Location::Builtin,
+                text: text.to_string(),
+            }),
+            None => Err(not_found(
+                "no such built-in policy (a built-in policy extends only built-in ones)".into(),
+                None,
+            )),
+        };
+    }
     if name.contains('/') || name.ends_with(".toml") {
         let path = PathBuf::from(name);
         return std::fs::read_to_string(&path)
@@ -137,6 +184,9 @@ pub fn lookup(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Source
     }
     for dir in search_dirs(env) {
         let path = dir.join(format!("{name}.toml"));
+        if this_file.is_some() && std::fs::canonicalize(&path).ok() == this_file {
+            continue;
+        }
         if let Ok(text) = std::fs::read_to_string(&path) {
             return Ok(Source {
                 name: name.to_string(),
@@ -217,6 +267,16 @@ fn description_of(text: &str) -> String {
 
 /// Parses one file strictly, turning serde's messages into located errors with hints.
 pub fn parse(source: &Source) -> Result<schema::File, PolicyError> {
+    if let Some(offset) = nul_escape(&source.text) {
+        let (line, col) = line_col(&source.text, offset);
+        return Err(PolicyError {
+            file: source.display_name(),
+            line,
+            col,
+            message: "a NUL character (\\u0000) is not allowed in a policy".into(),
+            hint: Some("paths, names and values reach the kernel as C strings: remove it".into()),
+        });
+    }
     toml::from_str::<schema::File>(&source.text).map_err(|e| {
         let (line, col) = e.span().map_or((0, 0), |s| line_col(&source.text, s.start));
         let message = e.message().trim().to_string();
@@ -230,15 +290,42 @@ pub fn parse(source: &Source) -> Result<schema::File, PolicyError> {
     })
 }
 
-/// serde says "unknown field `x`, expected one of `a`, `b`": suggest the closest.
-fn unknown_key_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+/// serde says "unknown field `x`, expected one of `a`, `b`" (or "unknown variant ..." for an
+/// enumerated value): suggest the closest.
+pub(crate) fn unknown_key_hint(message: &str) -> Option<String> {
+    let (rest, variant) = match message.strip_prefix("unknown field `") {
+        Some(rest) => (rest, false),
+        None => (message.strip_prefix("unknown variant `")?, true),
+    };
     let (word, expected) = rest.split_once('`')?;
     let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    match suggest::closest(word, names.iter().copied()) {
-        Some(s) => Some(format!("did you mean `{s}`?")),
-        None => Some(format!("known keys here: {}", names.join(", "))),
+    match (suggest::closest(word, names.iter().copied()), variant) {
+        (Some(s), false) => Some(format!("did you mean `{s}`?")),
+        (Some(s), true) => Some(format!("did you mean {s:?}?")),
+        (None, false) => Some(format!("known keys here: {}", names.join(", "))),
+        (None, true) => Some(format!("one of: {}", names.join(", "))),
     }
+}
+
+/// The offset of a `\u0000` or `\U00000000` escape (a NUL character once decoded), if any.
+/// Conservative: an escaped backslash before it does not count, a literal string's text does.
+fn nul_escape(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    for (i, w) in b.windows(2).enumerate() {
+        if w[0] != b'\\' || (w[1] != b'u' && w[1] != b'U') {
+            continue;
+        }
+        let backslashes = b[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 1 {
+            continue;
+        }
+        let digits = if w[1] == b'u' { 4 } else { 8 };
+        let hex = text.get(i + 2..i + 2 + digits)?;
+        if hex.bytes().all(|c| c == b'0') && hex.len() == digits {
+            return Some(i);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use toml::Spanned;
 
 use super::schema::{self, File};
-use super::{line_col, lookup, parse, Origin, PolicyError, Source, Val};
+use super::{line_col, lookup, lookup_parent, parse, Origin, PolicyError, Source, Val};
 
 /// A fully resolved policy. Every value keeps its origin.
 #[derive(Debug, Default, Clone)]
@@ -21,49 +21,72 @@ pub struct Policy {
     pub ns_net: Option<Val<bool>>,
     pub ns_cgroup: Option<Val<bool>>,
     pub ns_time: Option<Val<bool>>,
-    pub map: Option<Val<String>>,
+    pub map: Option<Val<schema::MapMode>>,
     pub map_users: Vec<Val<String>>,
     pub map_groups: Vec<Val<String>>,
     pub uid: Option<Val<u32>>,
     pub gid: Option<Val<u32>>,
     pub hostname: Option<Val<String>>,
-    pub view: Option<Val<String>>,
+    pub view: Option<Val<schema::ViewKind>>,
     pub root: Option<Val<String>>,
     pub mounts: Vec<Val<schema::Mount>>,
+    pub secrets: Vec<Val<String>>,
+    pub protect: Vec<Val<String>>,
     pub env_clear: Option<Val<bool>>,
     pub env_keep: Vec<Val<String>>,
     pub env_set: Vec<Val<(String, String)>>,
     pub env_unset: Vec<Val<String>>,
     pub caps_keep: Vec<Val<String>>,
-    pub landlock_mode: Option<Val<String>>,
+    pub landlock_mode: Option<Val<schema::LandlockMode>>,
     pub landlock_read: Vec<Val<String>>,
     pub landlock_write: Vec<Val<String>>,
     pub landlock_execute: Vec<Val<String>>,
     pub landlock_bind_tcp: Option<Vec<Val<u16>>>,
     pub landlock_connect_tcp: Option<Vec<Val<u16>>>,
-    pub landlock_scopes: Option<Vec<Val<String>>>,
+    pub landlock_scopes: Option<Vec<Val<schema::Scope>>>,
     pub seccomp_enabled: Option<Val<bool>>,
-    pub seccomp_default: Option<Val<String>>,
-    pub seccomp_errno: Option<Val<toml::Value>>,
+    pub seccomp_default: Option<Val<schema::Action>>,
+    pub seccomp_errno: Option<Val<i32>>,
     pub seccomp_allow: Vec<Val<String>>,
     pub seccomp_deny: Vec<Val<String>>,
     pub seccomp_rules: Vec<Val<crate::confine::seccomp::RuleSpec>>,
     pub limits: Vec<(&'static str, Val<u64>)>,
-    pub net_mode: Option<Val<String>>,
+    pub net_mode: Option<Val<schema::NetMode>>,
     pub net_publish: Vec<Val<String>>,
     pub die_with_parent: Option<Val<bool>>,
     pub new_session: Option<Val<bool>>,
     pub as_pid_1: Option<Val<bool>>,
-    pub umask: Option<Val<String>>,
+    pub umask: Option<Val<u32>>,
+}
+
+/// A policy before any file: the built-in sets of secrets and protected project paths, which
+/// files add to or take from.
+fn base(name: &str) -> Policy {
+    let builtin = |list: &[&str], what: &str| {
+        let file: std::rc::Rc<str> = std::rc::Rc::from(format!("<sbx {what}>").as_str());
+        list.iter()
+            .map(|s| Val {
+                v: s.to_string(),
+                at: Origin {
+                    file: file.clone(),
+                    line: 0,
+                    col: 0,
+                },
+            })
+            .collect()
+    };
+    Policy {
+        name: name.to_string(),
+        secrets: builtin(crate::ns::mount::SECRETS, "@secrets"),
+        protect: builtin(crate::ns::mount::PROTECT, "@protect"),
+        ..Policy::default()
+    }
 }
 
 /// Resolves a policy by name or path, following `extends` depth-first, parents first.
 pub fn resolve(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyError> {
     let source = lookup(name, env)?;
-    let mut policy = Policy {
-        name: source.name.clone(),
-        ..Policy::default()
-    };
+    let mut policy = base(&source.name);
     let mut stack = Vec::new();
     apply_file(&mut policy, source, env, &mut stack)?;
     Ok(policy)
@@ -74,10 +97,7 @@ pub fn resolve_source(
     source: Source,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Policy, PolicyError> {
-    let mut policy = Policy {
-        name: source.name.clone(),
-        ..Policy::default()
-    };
+    let mut policy = base(&source.name);
     apply_file(&mut policy, source, env, &mut Vec::new())?;
     Ok(policy)
 }
@@ -102,7 +122,7 @@ fn apply_file(
                 hint,
             }
         };
-        let parent_source = lookup(parent.get_ref(), env).map_err(|e| {
+        let parent_source = lookup_parent(parent.get_ref(), &source, env).map_err(|e| {
             at(
                 format!("extends {:?}: {}", parent.get_ref(), e.message),
                 e.hint.clone(),
@@ -142,9 +162,11 @@ struct Layer<'a> {
 
 impl Layer<'_> {
     fn origin<T>(&self, s: &Spanned<T>) -> Origin {
+        let (line, col) = line_col(self.text, s.span().start);
         Origin {
             file: self.file.clone(),
-            line: line_col(self.text, s.span().start).0,
+            line,
+            col,
         }
     }
 
@@ -164,6 +186,27 @@ impl Layer<'_> {
             message,
             hint,
         }
+    }
+
+    /// Sets an enumerated or parsed value; a bad one is an error here too (validation has
+    /// reported it already), never a default.
+    fn checked<T: Clone>(
+        &self,
+        slot: &mut Option<Val<T>>,
+        value: &Option<Spanned<schema::Checked<T>>>,
+    ) -> Result<(), PolicyError> {
+        if let Some(v) = value {
+            match &v.get_ref().0 {
+                Ok(t) => {
+                    *slot = Some(Val {
+                        v: t.clone(),
+                        at: self.origin(v),
+                    })
+                }
+                Err(m) => return Err(self.error(v, m.clone(), None)),
+            }
+        }
+        Ok(())
     }
 
     fn set<T: Clone>(&self, slot: &mut Option<Val<T>>, value: &Option<Spanned<T>>) {
@@ -195,14 +238,16 @@ impl Layer<'_> {
         self.set(&mut p.ns_net, &ns.net);
         self.set(&mut p.ns_cgroup, &ns.cgroup);
         self.set(&mut p.ns_time, &ns.time);
-        self.set(&mut p.map, &f.identity.map);
+        self.checked(&mut p.map, &f.identity.map)?;
         self.append(&mut p.map_users, &f.identity.map_users);
         self.append(&mut p.map_groups, &f.identity.map_groups);
         self.set(&mut p.uid, &f.identity.uid);
         self.set(&mut p.gid, &f.identity.gid);
         self.set(&mut p.hostname, &f.identity.hostname);
-        self.set(&mut p.view, &f.filesystem.view);
+        self.checked(&mut p.view, &f.filesystem.view)?;
         self.set(&mut p.root, &f.filesystem.root);
+        self.append(&mut p.secrets, &f.filesystem.secrets);
+        self.append(&mut p.protect, &f.filesystem.protect);
         for m in &f.filesystem.mounts {
             match &m.get_ref().remove {
                 Some(dest) => p.mounts.retain(|e| {
@@ -223,7 +268,7 @@ impl Layer<'_> {
         self.append(&mut p.env_unset, &f.environment.unset);
         self.append(&mut p.caps_keep, &f.capabilities.keep);
         let ll = &f.landlock;
-        self.set(&mut p.landlock_mode, &ll.mode);
+        self.checked(&mut p.landlock_mode, &ll.mode)?;
         self.append(&mut p.landlock_read, &ll.read);
         self.append(&mut p.landlock_write, &ll.write);
         self.append(&mut p.landlock_execute, &ll.execute);
@@ -234,12 +279,22 @@ impl Layer<'_> {
             p.landlock_connect_tcp = Some(ports.iter().map(|s| self.val(s)).collect());
         }
         if let Some(scopes) = &ll.scopes {
-            p.landlock_scopes = Some(scopes.iter().map(|s| self.val(s)).collect());
+            let mut list = Vec::new();
+            for s in scopes {
+                let mut one = None;
+                self.checked(&mut one, &Some(s.clone()))?;
+                list.extend(one);
+            }
+            p.landlock_scopes = Some(list);
         }
         let sc = &f.seccomp;
         self.set(&mut p.seccomp_enabled, &sc.enabled);
-        self.set(&mut p.seccomp_default, &sc.default_action);
-        self.set(&mut p.seccomp_errno, &sc.errno);
+        self.checked(&mut p.seccomp_default, &sc.default_action)?;
+        let mut errno = None;
+        self.checked(&mut errno, &sc.errno)?;
+        if let Some(e) = errno {
+            p.seccomp_errno = Some(Val { v: e.v.0, at: e.at });
+        }
         self.append(&mut p.seccomp_allow, &sc.allow);
         self.append(&mut p.seccomp_deny, &sc.deny);
         for r in &sc.rules {
@@ -260,7 +315,7 @@ impl Layer<'_> {
                 p.limits.push((name, self.val(v)));
             }
         }
-        self.set(&mut p.net_mode, &f.network.mode);
+        self.checked(&mut p.net_mode, &f.network.mode)?;
         self.append(&mut p.net_publish, &f.network.publish);
         // The network section's port lists feed landlock's.
         for (slot, ports) in [
@@ -275,7 +330,11 @@ impl Layer<'_> {
         self.set(&mut p.die_with_parent, &f.process.die_with_parent);
         self.set(&mut p.new_session, &f.process.new_session);
         self.set(&mut p.as_pid_1, &f.process.as_pid_1);
-        self.set(&mut p.umask, &f.process.umask);
+        let mut umask = None;
+        self.checked(&mut umask, &f.process.umask)?;
+        if let Some(u) = umask {
+            p.umask = Some(Val { v: u.v.0, at: u.at });
+        }
         *self.policy = p;
         Ok(())
     }

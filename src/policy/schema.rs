@@ -3,10 +3,99 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
+pub use crate::confine::landlock::{Mode as LandlockMode, Scope};
+pub use crate::confine::seccomp::Action;
+pub use crate::ns::net::NetMode;
+
 type S<T> = Spanned<T>;
+
+/// An enumerated or parsed value: `Err` holds serde's message for a bad one, so that
+/// `sbx policy check` can report every bad value of a file, each at its line and column, and
+/// resolving a policy refuses it (the typed value is the only one any code ever reads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<T>(pub Result<T, String>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = toml::Value::deserialize(d)?;
+        Ok(Checked(
+            T::deserialize(v).map_err(|e| e.message().trim().to_string()),
+        ))
+    }
+}
+
+/// `identity.map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapMode {
+    /// The caller's ids appear unchanged.
+    Current,
+    /// The caller appears as root.
+    Root,
+    /// Root, plus the caller's subordinate ranges (newuidmap, newgidmap).
+    Auto,
+}
+
+impl MapMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            MapMode::Current => "current",
+            MapMode::Root => "root",
+            MapMode::Auto => "auto",
+        }
+    }
+}
+
+/// `filesystem.view`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViewKind {
+    /// The host's root read-only, private home and temporary places, the project.
+    Default,
+    /// Only the mounts listed.
+    Empty,
+}
+
+impl ViewKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ViewKind::Default => "default",
+            ViewKind::Empty => "empty",
+        }
+    }
+}
+
+/// `process.umask`: an octal string such as "022".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Umask(pub u32);
+
+impl<'de> Deserialize<'de> for Umask {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match u32::from_str_radix(&s, 8) {
+            Ok(v) if v <= 0o777 && !s.is_empty() => Ok(Umask(v)),
+            _ => Err(serde::de::Error::custom(format!(
+                "umask = {s:?} is not an octal mask such as \"022\""
+            ))),
+        }
+    }
+}
+
+/// `seccomp.errno`: a name such as "EPERM", or a number from 1 to 4095.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrnoValue(pub i32);
+
+impl<'de> Deserialize<'de> for ErrnoValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = toml::Value::deserialize(d)?;
+        super::validate::errno_value(&v)
+            .map(ErrnoValue)
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +144,7 @@ pub struct Namespaces {
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// `current`, `root` or `auto` (root plus the subordinate ranges).
-    pub map: Option<S<String>>,
+    pub map: Option<S<Checked<MapMode>>>,
     /// `INNER:OUTER:COUNT` lines or `auto`, written by newuidmap.
     #[serde(default)]
     pub map_users: Vec<S<String>>,
@@ -71,12 +160,20 @@ pub struct Identity {
 #[serde(deny_unknown_fields)]
 pub struct Filesystem {
     /// `default` (the safe default view) or `empty` (only the mounts listed).
-    pub view: Option<S<String>>,
+    pub view: Option<S<Checked<ViewKind>>>,
     /// A root tree to start from.
     pub root: Option<S<String>>,
     /// Mounts, applied in order after the parents' ones.
     #[serde(default)]
     pub mounts: Vec<S<Mount>>,
+    /// Secrets under home (relative paths), masked in every view besides the built-in set;
+    /// `"!PATH"` takes one out.
+    #[serde(default)]
+    pub secrets: Vec<S<String>>,
+    /// Paths in the project (relative) that tools on the host run or obey, kept read-only
+    /// besides the built-in set; `"!PATH"` takes one out.
+    #[serde(default)]
+    pub protect: Vec<S<String>>,
 }
 
 /// One mount: exactly one of the kind keys (`bind`, `ro_bind`, `dev_bind`, `tmpfs`, `dir`,
@@ -91,6 +188,8 @@ pub struct Mount {
     pub dest: Option<String>,
     /// A missing bind source is skipped.
     pub optional: Option<bool>,
+    /// A missing bind source directory is created on the host first (a cache).
+    pub create: Option<bool>,
     pub tmpfs: Option<String>,
     pub size: Option<String>,
     pub perms: Option<String>,
@@ -136,7 +235,7 @@ pub struct Capabilities {
 #[serde(deny_unknown_fields)]
 pub struct Landlock {
     /// `best-effort` (default), `require`, or `off`.
-    pub mode: Option<S<String>>,
+    pub mode: Option<S<Checked<LandlockMode>>>,
     #[serde(default)]
     pub read: Vec<S<String>>,
     #[serde(default)]
@@ -148,7 +247,7 @@ pub struct Landlock {
     /// TCP ports the sandbox may connect to; absent means no restriction.
     pub connect_tcp: Option<Vec<S<u16>>>,
     /// `abstract-unix-socket`, `signal`; absent means both.
-    pub scopes: Option<Vec<S<String>>>,
+    pub scopes: Option<Vec<S<Checked<Scope>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,9 +256,9 @@ pub struct Seccomp {
     /// `false` installs no filter at all.
     pub enabled: Option<S<bool>>,
     /// `allow` (a deny-list), or `errno`, `kill`, `log`, `trap` (an allow-list).
-    pub default_action: Option<S<String>>,
+    pub default_action: Option<S<Checked<Action>>>,
     /// The errno of denied calls: a name such as `EPERM`, or a number.
-    pub errno: Option<S<toml::Value>>,
+    pub errno: Option<S<Checked<ErrnoValue>>>,
     #[serde(default)]
     pub allow: Vec<S<String>>,
     #[serde(default)]
@@ -187,7 +286,7 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// `none` (only `lo`), `host` or `pasta`.
-    pub mode: Option<S<String>>,
+    pub mode: Option<S<Checked<NetMode>>>,
     /// Published ports for `pasta`: `[HOST_IP:]HOST_PORT:PORT[/tcp|/udp]`.
     #[serde(default)]
     pub publish: Vec<S<String>>,
@@ -203,5 +302,5 @@ pub struct Process {
     pub new_session: Option<S<bool>>,
     pub as_pid_1: Option<S<bool>>,
     /// An octal string such as "022".
-    pub umask: Option<S<String>>,
+    pub umask: Option<S<Checked<Umask>>>,
 }

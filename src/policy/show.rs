@@ -31,7 +31,11 @@ impl Out {
         let _ = writeln!(self.0, "{key} = [");
         for v in items {
             let line = format!("    {},", repr(&v.v));
-            let _ = writeln!(self.0, "{line:<48} # {}", v.at);
+            if v.at.line == 0 {
+                let _ = writeln!(self.0, "{line:<48} # {}", v.at.file);
+            } else {
+                let _ = writeln!(self.0, "{line:<48} # {}", v.at);
+            }
         }
         let _ = writeln!(self.0, "]");
     }
@@ -74,6 +78,9 @@ fn mount(m: &Mount) -> String {
     if let Some(o) = m.optional {
         parts.push(format!("optional = {o}"));
     }
+    if let Some(c) = m.create {
+        parts.push(format!("create = {c}"));
+    }
     format!("{{ {} }}", parts.join(", "))
 }
 
@@ -102,16 +109,18 @@ pub fn render(p: &Policy) -> String {
         o.scalar(k, v, b);
     }
     o.section("identity");
-    o.scalar("map", &p.map, s);
+    o.scalar("map", &p.map, |m| q(m.name()));
     o.list("map_users", &p.map_users, s);
     o.list("map_groups", &p.map_groups, s);
     o.scalar("uid", &p.uid, |v| v.to_string());
     o.scalar("gid", &p.gid, |v| v.to_string());
     o.scalar("hostname", &p.hostname, s);
     o.section("filesystem");
-    o.scalar("view", &p.view, s);
+    o.scalar("view", &p.view, |v| q(v.name()));
     o.scalar("root", &p.root, s);
     o.list("mounts", &p.mounts, mount);
+    o.list("secrets", &p.secrets, s);
+    o.list("protect", &p.protect, s);
     o.section("environment");
     o.scalar("clear", &p.env_clear, b);
     o.list("keep", &p.env_keep, s);
@@ -120,7 +129,7 @@ pub fn render(p: &Policy) -> String {
     o.section("capabilities");
     o.list("keep", &p.caps_keep, s);
     o.section("landlock");
-    o.scalar("mode", &p.landlock_mode, s);
+    o.scalar("mode", &p.landlock_mode, |m| q(m.name()));
     o.list("read", &p.landlock_read, s);
     o.list("write", &p.landlock_write, s);
     o.list("execute", &p.landlock_execute, s);
@@ -132,11 +141,11 @@ pub fn render(p: &Policy) -> String {
         o.list("connect_tcp", ports, port);
     }
     if let Some(scopes) = &p.landlock_scopes {
-        o.list("scopes", scopes, s);
+        o.list("scopes", scopes, |v| q(v.name()));
     }
     o.section("seccomp");
     o.scalar("enabled", &p.seccomp_enabled, b);
-    o.scalar("default_action", &p.seccomp_default, s);
+    o.scalar("default_action", &p.seccomp_default, |a| q(a.name()));
     o.scalar("errno", &p.seccomp_errno, |v| v.to_string());
     o.list("allow", &p.seccomp_allow, s);
     o.list("deny", &p.seccomp_deny, s);
@@ -153,12 +162,12 @@ pub fn render(p: &Policy) -> String {
         o.scalar(name, &Some(v.clone()), |n| n.to_string());
     }
     o.section("network");
-    o.scalar("mode", &p.net_mode, s);
+    o.scalar("mode", &p.net_mode, |m| q(m.name()));
     o.list("publish", &p.net_publish, s);
     o.section("process");
     o.scalar("die_with_parent", &p.die_with_parent, b);
     o.scalar("new_session", &p.new_session, b);
     o.scalar("as_pid_1", &p.as_pid_1, b);
-    o.scalar("umask", &p.umask, s);
+    o.scalar("umask", &p.umask, |u| q(&format!("{u:03o}")));
     o.0
 }

@@ -34,7 +34,7 @@ fn every_shipped_policy_resolves_with_a_description() {
             "<builtin>/makepkg.toml"
         ]
     );
-    assert_eq!(p.map.unwrap().v, "root");
+    assert_eq!(p.map.unwrap().v, schema::MapMode::Root);
 }
 
 #[test]

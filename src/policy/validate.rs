@@ -17,20 +17,6 @@ fn unit<T>(s: &Spanned<T>) -> Spanned<()> {
     Spanned::new(s.span(), ())
 }
 
-fn one_of(err: Err, s: &Spanned<String>, key: &str, allowed: &[&str]) -> Result<(), PolicyError> {
-    if allowed.contains(&s.get_ref().as_str()) {
-        return Ok(());
-    }
-    let hint = suggest::closest(s.get_ref(), allowed.iter().copied())
-        .map(|c| format!("did you mean {c:?}?"))
-        .unwrap_or_else(|| format!("one of: {}", allowed.join(", ")));
-    Err(err(
-        &unit(s),
-        format!("{key} = {:?} is not valid", s.get_ref()),
-        Some(hint),
-    ))
-}
-
 /// Checks `${NAME}` references in a path.
 pub fn check_vars(path: &str) -> Result<(), (String, Option<String>)> {
     let mut rest = path;
@@ -59,6 +45,21 @@ pub fn check_vars(path: &str) -> Result<(), (String, Option<String>)> {
 
 fn path(err: Err, s: &Spanned<()>, p: &str) -> Result<(), PolicyError> {
     check_vars(p).map_err(|(m, h)| err(s, m, h))
+}
+
+/// A path relative to home or the project: no leading `/`, no `..`, no variable, not empty.
+/// `*` matches one whole component.
+pub fn relative_path(p: &str) -> Result<(), String> {
+    if p.is_empty() || p.starts_with('/') {
+        return Err("must be a relative path".into());
+    }
+    if p.contains("${") {
+        return Err("may not use variables".into());
+    }
+    if p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err("may not contain empty, . or .. components".into());
+    }
+    Ok(())
 }
 
 /// The destination of a mount entry (for `remove` and messages).
@@ -187,15 +188,39 @@ pub fn file(f: &File, err: Err) -> Result<(), PolicyError> {
     }
 }
 
+/// A bad enumerated or parsed value, located, with the closest valid one as a hint.
+fn checked<T>(
+    err: Err,
+    key: &str,
+    v: &Option<Spanned<super::schema::Checked<T>>>,
+    errs: &mut Vec<PolicyError>,
+) {
+    if let Some(v) = v {
+        if let Err(m) = &v.get_ref().0 {
+            let hint = super::unknown_key_hint(m);
+            errs.push(err(&unit(v), format!("{key}: {m}"), hint));
+        }
+    }
+}
+
 /// Every problem of one file that its syntax lets sbx find, in file order of the checks.
 pub fn all(f: &File, err: Err) -> Vec<PolicyError> {
     let mut errs = Vec::new();
-    if let Some(m) = &f.identity.map {
-        one_of(err, m, "identity.map", &["current", "root", "auto"])
-            .err()
-            .into_iter()
-            .for_each(|e| errs.push(e));
+    checked(err, "identity.map", &f.identity.map, &mut errs);
+    checked(err, "filesystem.view", &f.filesystem.view, &mut errs);
+    checked(err, "landlock.mode", &f.landlock.mode, &mut errs);
+    for s in f.landlock.scopes.iter().flatten() {
+        checked(err, "landlock.scopes", &Some(s.clone()), &mut errs);
     }
+    checked(
+        err,
+        "seccomp.default_action",
+        &f.seccomp.default_action,
+        &mut errs,
+    );
+    checked(err, "seccomp.errno", &f.seccomp.errno, &mut errs);
+    checked(err, "network.mode", &f.network.mode, &mut errs);
+    checked(err, "process.umask", &f.process.umask, &mut errs);
     for (key, list) in [
         ("identity.map_users", &f.identity.map_users),
         ("identity.map_groups", &f.identity.map_groups),
@@ -215,12 +240,6 @@ pub fn all(f: &File, err: Err) -> Vec<PolicyError> {
             .into_iter()
             .for_each(|e| errs.push(e));
     }
-    if let Some(v) = &f.filesystem.view {
-        one_of(err, v, "filesystem.view", &["default", "empty"])
-            .err()
-            .into_iter()
-            .for_each(|e| errs.push(e));
-    }
     if let Some(r) = &f.filesystem.root {
         path(err, &unit(r), r.get_ref())
             .err()
@@ -229,6 +248,26 @@ pub fn all(f: &File, err: Err) -> Vec<PolicyError> {
     }
     for m in &f.filesystem.mounts {
         mount(err, m).err().into_iter().for_each(|e| errs.push(e));
+    }
+    for (key, list, base) in [
+        ("filesystem.secrets", &f.filesystem.secrets, "home"),
+        ("filesystem.protect", &f.filesystem.protect, "the project"),
+    ] {
+        for v in list {
+            relative_path(v.get_ref().trim_start_matches('!'))
+                .map_err(|m| {
+                    err(
+                        &unit(v),
+                        format!("{key}: {:?} {m}", v.get_ref()),
+                        Some(format!(
+                            "give a path relative to {base}, e.g. \".config/tool/token\""
+                        )),
+                    )
+                })
+                .err()
+                .into_iter()
+                .for_each(|e| errs.push(e));
+        }
     }
     for name in &f.capabilities.keep {
         let n = name.get_ref().trim_start_matches('!');
@@ -255,48 +294,13 @@ pub fn all(f: &File, err: Err) -> Vec<PolicyError> {
             .for_each(|e| errs.push(e));
     }
     let ll = &f.landlock;
-    if let Some(m) = &ll.mode {
-        one_of(err, m, "landlock.mode", &["best-effort", "require", "off"])
-            .err()
-            .into_iter()
-            .for_each(|e| errs.push(e));
-    }
     for p in ll.read.iter().chain(&ll.write).chain(&ll.execute) {
         path(err, &unit(p), p.get_ref().trim_start_matches('!'))
             .err()
             .into_iter()
             .for_each(|e| errs.push(e));
     }
-    for s in ll.scopes.iter().flatten() {
-        one_of(
-            err,
-            s,
-            "landlock.scopes",
-            &["abstract-unix-socket", "signal"],
-        )
-        .err()
-        .into_iter()
-        .for_each(|e| errs.push(e));
-    }
     let sc = &f.seccomp;
-    if let Some(a) = &sc.default_action {
-        one_of(
-            err,
-            a,
-            "seccomp.default_action",
-            &["allow", "errno", "kill", "log", "trap"],
-        )
-        .err()
-        .into_iter()
-        .for_each(|e| errs.push(e));
-    }
-    if let Some(e) = &sc.errno {
-        errno_value(e.get_ref())
-            .map_err(|m| err(&unit(e), m, None))
-            .err()
-            .into_iter()
-            .for_each(|e| errs.push(e));
-    }
     for name in sc.allow.iter().chain(&sc.deny) {
         let n = name.get_ref().trim_start_matches('!');
         crate::confine::seccomp::resolve(n)
@@ -325,33 +329,12 @@ pub fn all(f: &File, err: Err) -> Vec<PolicyError> {
             .into_iter()
             .for_each(|e| errs.push(e));
     }
-    if let Some(m) = &f.network.mode {
-        one_of(err, m, "network.mode", &["none", "host", "pasta"])
-            .err()
-            .into_iter()
-            .for_each(|e| errs.push(e));
-    }
     for p in &f.network.publish {
         crate::ns::net::parse_publish(p.get_ref())
             .map_err(|e| err(&unit(p), e.replace("--publish", "network.publish"), None))
             .err()
             .into_iter()
             .for_each(|e| errs.push(e));
-    }
-    if let Some(u) = &f.process.umask {
-        match u32::from_str_radix(u.get_ref(), 8) {
-            Ok(v) if v <= 0o777 => {}
-            _ => {
-                errs.push(err(
-                    &unit(u),
-                    format!(
-                        "process.umask = {:?} is not an octal mask such as \"022\"",
-                        u.get_ref()
-                    ),
-                    None,
-                ));
-            }
-        }
     }
     errs
 }

@@ -104,6 +104,18 @@ pub enum Action {
     Trap,
 }
 
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Errno => "errno",
+            Action::Kill => "kill",
+            Action::Log => "log",
+            Action::Trap => "trap",
+        }
+    }
+}
+
 /// How a condition compares an argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
