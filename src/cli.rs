@@ -271,6 +271,18 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", action = ArgAction::Append, help_heading = "Filesystem")]
     pub mask: Vec<PathBuf>,
 
+    /// Allow a read-write bind (or --root, or an overlay's upper directory) whose source is /,
+    /// your home or a directory above it. Refused otherwise, from the command line and from
+    /// every policy alike: whatever the sandbox writes there, such as ~/.bashrc, runs outside
+    /// it later. Only the command line can give this; no policy file can.
+    #[arg(long, help_heading = "Filesystem")]
+    pub allow_home_write: bool,
+
+    /// Make PATH of the project writable although it is protected (see PROTECTED PATHS in
+    /// the description; e.g. `--unprotect .git/hooks` for `pre-commit install`). Repeatable.
+    #[arg(long, value_name = "PATH", action = ArgAction::Append, help_heading = "Filesystem")]
+    pub unprotect: Vec<String>,
+
     /// Start the view from the root tree DIR (e.g. a debootstrap'd system) instead of an empty
     /// tmpfs; without other filesystem options, /dev, /proc and /tmp are mounted where DIR has
     /// them.

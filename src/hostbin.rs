@@ -9,12 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The directories searched, in order.
-pub const SYSTEM_DIRS: &[&str] = &[
-    "/usr/bin",
-    "/usr/sbin",
-    "/usr/local/bin",
-    "/usr/local/sbin",
-];
+pub const SYSTEM_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
 
 /// The administrator's file naming helpers by absolute path.
 pub const CONFIG: &str = "/etc/sbx/helpers.toml";
@@ -30,13 +25,21 @@ pub fn untrusted_reason(path: &Path) -> Option<String> {
     loop {
         match std::fs::metadata(p) {
             Ok(m) if m.uid() != 0 => {
-                return Some(format!("{} belongs to uid {}, not root", p.display(), m.uid()))
+                return Some(format!(
+                    "{} belongs to uid {}, not root",
+                    p.display(),
+                    m.uid()
+                ))
             }
             Ok(m) if m.mode() & 0o022 != 0 => {
                 return Some(format!(
                     "{} is writable by {} (mode {:o})",
                     p.display(),
-                    if m.mode() & 0o002 != 0 { "everyone" } else { "its group" },
+                    if m.mode() & 0o002 != 0 {
+                        "everyone"
+                    } else {
+                        "its group"
+                    },
                     m.mode() & 0o7777
                 ))
             }
@@ -114,8 +117,8 @@ fn configured(name: &str, config: &Path) -> Result<Option<PathBuf>, String> {
             config.display()
         ));
     }
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| format!("{}: {}", config.display(), e.message()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", config.display(), e.message()))?;
     match table.get(name) {
         None => Ok(None),
         Some(toml::Value::String(s)) if s.starts_with('/') => Ok(Some(PathBuf::from(s))),
@@ -141,7 +144,10 @@ mod tests {
     #[test]
     fn path_is_never_searched_and_the_error_says_where() {
         let err = find("sbx-no-such-helper", "pkg").unwrap_err();
-        assert!(err.contains("/usr/bin") && err.contains("never from PATH"), "{err}");
+        assert!(
+            err.contains("/usr/bin") && err.contains("never from PATH"),
+            "{err}"
+        );
         assert!(err.contains("Install pkg") && err.contains(CONFIG), "{err}");
     }
 

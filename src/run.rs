@@ -39,6 +39,9 @@ macro_rules! step {
 
 /// Runs the sandbox described by `plan` and returns the exit status for sbx.
 pub fn run(plan: &Plan) -> Result<i32> {
+    for note in &plan.notes {
+        eprintln!("sbx: {note}");
+    }
     if plan.die_with_parent {
         // The process that started sbx is the parent here (no PID namespace yet), so a changed
         // getppid() after the prctl means it is already gone.
@@ -420,14 +423,23 @@ pub fn enter_namespaces(
     ns::unshare_namespaces(sys, plan.namespaces)
 }
 
-/// Step 3, in PID 1: the filesystem view, the hostname and the loopback interface.
-pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
+/// Step 3, in PID 1: the filesystem view, the hostname and the loopback interface. Returns
+/// the private places whose leftovers sbx reports at exit.
+pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<ns::mount::Discarded> {
     step!(
         plan,
         "filesystem view: {} operations, then pivot_root",
         plan.view.ops.len()
     );
-    ns::mount::build_view(sys, &plan.view)?;
+    let discarded = ns::mount::build_view(sys, &plan.view)?;
+    if plan.verbose && !discarded.places().is_empty() {
+        let places: Vec<String> = discarded.places().iter().map(|p| tilde(plan, p)).collect();
+        step!(
+            plan,
+            "private and writable, discarded at exit: /tmp, {}",
+            places.join(", ")
+        );
+    }
     if let Some(name) = &plan.hostname {
         step!(plan, "hostname {name}");
         ns::uts::set_hostname(sys, name)?;
@@ -436,7 +448,42 @@ pub fn build_sandbox(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
         step!(plan, "loopback up");
         ns::net::bring_loopback_up(sys)?;
     }
-    Ok(())
+    Ok(discarded)
+}
+
+/// `path` as `~/...` when it is under the caller's home.
+fn tilde(plan: &Plan, path: &std::path::Path) -> String {
+    match plan.home.as_deref().and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) if rest.as_os_str().is_empty() => "~".into(),
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// Says what the command left in the sandbox's private places, which are gone with it.
+fn report_discarded(plan: &Plan, discarded: &ns::mount::Discarded) {
+    let left = discarded.left_behind();
+    if left.is_empty() {
+        return;
+    }
+    let total: usize = left.iter().map(|(_, n)| n).sum();
+    let mut shown: Vec<String> = left
+        .iter()
+        .take(5)
+        .map(|(p, n)| match n {
+            1 => tilde(plan, p),
+            n => format!("{} ({n} entries)", tilde(plan, p)),
+        })
+        .collect();
+    if left.len() > 5 {
+        shown.push(format!("and {} more", left.len() - 5));
+    }
+    eprintln!(
+        "sbx: the command left {total} new {} in places private to the sandbox, now discarded: {}. \
+         To keep such files, run from (or --bind) a directory of the host for them.",
+        if total == 1 { "entry" } else { "files and directories" },
+        shown.join(", ")
+    );
 }
 
 /// Step 4, in the process that becomes the command: session, working directory, capabilities
@@ -509,7 +556,7 @@ fn init(plan: &Plan, keeper: &OwnedFd) -> Result<i32> {
     pid::die_with_parent(keeper)?;
     close_fds_except(&[])?;
     let mut sys = Linux;
-    build_sandbox(&mut sys, plan)?;
+    let discarded = build_sandbox(&mut sys, plan)?;
 
     if plan.as_pid_1 {
         return Err(exec_command(&mut sys, plan));
@@ -540,6 +587,7 @@ fn init(plan: &Plan, keeper: &OwnedFd) -> Result<i32> {
         let _ = nix::sys::signal::kill(command, sig);
     })?;
     pid::kill_leftovers(plan.namespaces.contains(Ns::Pid));
+    report_discarded(plan, &discarded);
     Ok(pid::exit_code(status))
 }
 
@@ -609,7 +657,7 @@ mod tests {
     use crate::sys::fake::Fake;
 
     fn plan(args: &[&str]) -> Plan {
-        plan_in("/w", args)
+        plan_in("/w/p", args)
     }
 
     fn plan_in(cwd: &str, args: &[&str]) -> Plan {
@@ -619,7 +667,8 @@ mod tests {
         let caller = Caller {
             uid: 1000,
             gid: 1000,
-            cwd: Some(cwd.into()),
+            cwd: Ok(cwd.into()),
+            home: Ok("/home/u".into()),
             env: vec![],
         };
         Plan::from_matches(&m, &caller).unwrap()
@@ -648,11 +697,11 @@ mod tests {
                 "write(/proc/self/gid_map, \"0 1000 1\\n\")",
                 "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET|CLONE_NEWCGROUP)",
                 "mount(None, /, None, MS_REC | MS_PRIVATE, None)",
-                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /w, (generated file) /etc/hosts, (generated file) /etc/resolv.conf]",
+                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /w/p, (generated file) /etc/hosts, (generated file) /etc/resolv.conf]",
                 "sethostname(box)",
                 "loopback_up",
-                "chdir(/w)",
-                "landlock(BestEffort, 9 rules)",
+                "chdir(/w/p)",
+                "landlock(BestEffort, 15 rules)",
                 "capbset_drop(0)",
                 "capbset_drop(1)",
                 "capset(0x0, 0x0, 0x0)",
@@ -720,10 +769,10 @@ mod tests {
     fn a_missing_working_directory_falls_back_to_root_unless_explicit() {
         let mut sys = Fake::new();
         sys.failures
-            .push(("chdir(/w)".into(), nix::errno::Errno::ENOENT));
+            .push(("chdir(/w/p)".into(), nix::errno::Errno::ENOENT));
         let p = plan(&["true"]);
         enter_workdir(&mut sys, &p).unwrap();
-        assert_eq!(sys.calls, vec!["chdir(/w)", "chdir(/)"]);
+        assert_eq!(sys.calls, vec!["chdir(/w/p)", "chdir(/)"]);
         let mut sys = Fake::new();
         sys.failures
             .push(("chdir(/nope)".into(), nix::errno::Errno::ENOENT));

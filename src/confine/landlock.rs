@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use landlock::{
     Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope as LlScope, ABI,
 };
 
 use crate::error::{Error, Result};
@@ -16,12 +16,42 @@ use crate::error::{Error, Result};
 const ABI_WANTED: ABI = ABI::V6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Enforce what the kernel supports; say with -v what was not enforced.
     BestEffort,
     /// Fail when the kernel cannot enforce everything.
     Require,
     Off,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::BestEffort => "best-effort",
+            Mode::Require => "require",
+            Mode::Off => "off",
+        }
+    }
+}
+
+/// A landlock scope (ABI 6): what a sandboxed process may not reach outside its domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Connecting to abstract unix sockets made outside the sandbox.
+    AbstractUnixSocket,
+    /// Sending signals to processes outside the sandbox.
+    Signal,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::AbstractUnixSocket => "abstract-unix-socket",
+            Scope::Signal => "signal",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,16 +100,18 @@ pub fn restrict(plan: &LandlockPlan) -> Result<Vec<String>> {
         ruleset = ruleset.handle_access(AccessNet::ConnectTcp).map_err(wrap)?;
     }
     if plan.scope_abstract_unix {
-        ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(wrap)?;
+        ruleset = ruleset.scope(LlScope::AbstractUnixSocket).map_err(wrap)?;
     }
     if plan.scope_signal {
-        ruleset = ruleset.scope(Scope::Signal).map_err(wrap)?;
+        ruleset = ruleset.scope(LlScope::Signal).map_err(wrap)?;
     }
     let mut created = ruleset.create().map_err(wrap)?;
     let mut notes = Vec::new();
-    let read = AccessFs::from_read(ABI_WANTED);
-    let write = AccessFs::from_write(ABI_WANTED) | read;
-    let execute = read | AccessFs::Execute;
+    // Three distinct rights: reading a file never lets it run (the landlock crate's
+    // from_read() includes Execute), and writing does not imply reading.
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    let write = AccessFs::from_write(ABI_WANTED);
+    let execute = AccessFs::Execute.into();
     for (paths, access) in [
         (&plan.read, read),
         (&plan.write, write),

@@ -47,15 +47,24 @@ pub fn ranges(kind: IdKind, owner: &Owner, log: &mut dyn FnMut(String)) -> Resul
         log(format!(
             "subordinate {kind}s from getsubids (nsswitch subid: {source})"
         ));
-        let getsubids = crate::hostbin::find("getsubids", "getsubids (Debian: uidmap; Fedora: shadow-utils-subid)")
-            .map_err(|what| Error::IdRanges {
-                what: format!("/etc/nsswitch.conf names the subid source {source}: {what}"),
-                hint: "install getsubids, or remove the subid: line of /etc/nsswitch.conf".into(),
-            })?;
-        let out = Command::new(&getsubids).args(kind.getsubids_args(&owner.name)).output().map_err(|e| Error::IdRanges {
-            what: format!("/etc/nsswitch.conf names the subid source {source}, but {} cannot run: {e}", getsubids.display()),
-            hint: "check that getsubids runs".into(),
+        let getsubids = crate::hostbin::find(
+            "getsubids",
+            "getsubids (Debian: uidmap; Fedora: shadow-utils-subid)",
+        )
+        .map_err(|what| Error::IdRanges {
+            what: format!("/etc/nsswitch.conf names the subid source {source}: {what}"),
+            hint: "install getsubids, or remove the subid: line of /etc/nsswitch.conf".into(),
         })?;
+        let out = Command::new(&getsubids)
+            .args(kind.getsubids_args(&owner.name))
+            .output()
+            .map_err(|e| Error::IdRanges {
+                what: format!(
+                    "/etc/nsswitch.conf names the subid source {source}, but {} cannot run: {e}",
+                    getsubids.display()
+                ),
+                hint: "check that getsubids runs".into(),
+            })?;
         let (ranges, diagnostics) = subid::parse_getsubids(&String::from_utf8_lossy(&out.stdout));
         for d in diagnostics {
             log(format!("getsubids: {d}"));
@@ -168,10 +177,13 @@ pub fn write_with_helper(kind: IdKind, pid: Pid, lines: &[IdMapping], verbose: b
         what: format!("{what} ({} writes id ranges for unprivileged users)", kind.helper()),
         hint: "install it: Debian/Ubuntu: apt install uidmap; Fedora: dnf install shadow-utils; Arch: pacman -S shadow".into(),
     })?;
-    let out = Command::new(&helper).args(&args).output().map_err(|e| Error::IdRanges {
-        what: format!("cannot run {}: {e}", helper.display()),
-        hint: "check that it is installed setuid root".into(),
-    })?;
+    let out = Command::new(&helper)
+        .args(&args)
+        .output()
+        .map_err(|e| Error::IdRanges {
+            what: format!("cannot run {}: {e}", helper.display()),
+            hint: "check that it is installed setuid root".into(),
+        })?;
     if !out.status.success() {
         return Err(Error::IdRanges {
             what: format!(

@@ -129,6 +129,38 @@ pub struct View {
     pub propagation: Propagation,
     /// Whether the sandbox has its own PID namespace (else /proc is the host's, bound).
     pub own_pid_ns: bool,
+    /// The project: the read-write bind with this destination gets read-only parents (a build
+    /// that writes `../x` gets EROFS) and its [`View::protect`] paths read-only.
+    pub project: Option<PathBuf>,
+    /// Paths relative to the project that stay read-only inside it (`*` matches one
+    /// component; `.git` only when it is a file).
+    pub protect: Vec<String>,
+    /// Destinations of writable mounts made noexec: the policy does not let code run there
+    /// (`/` stands for the view's root tmpfs).
+    pub noexec: Vec<PathBuf>,
+    /// Bind sources created on the host when missing (caches a policy promises).
+    pub create: Vec<PathBuf>,
+    /// (device, inode) of the directories that may never be the source of a read-write bind
+    /// (`/`, the homes and the directories above them), checked on the opened tree, so that
+    /// no symlink swapped after planning can make one of them writable.
+    pub guarded: Vec<(u64, u64)>,
+}
+
+impl View {
+    /// An empty view (bwrap's semantics: the operations describe all of it).
+    pub fn empty(own_pid_ns: bool) -> View {
+        View {
+            root: None,
+            ops: Vec::new(),
+            propagation: Propagation::Private,
+            own_pid_ns,
+            project: None,
+            protect: Vec::new(),
+            noexec: Vec::new(),
+            create: Vec::new(),
+            guarded: Vec::new(),
+        }
+    }
 }
 
 /// The toolchain directories of home that the default view brings back copy-on-write.
@@ -150,45 +182,98 @@ pub const TOOLCHAIN_DIRS: &[&str] = &[
     ".elan",
 ];
 
-/// Secrets under home, masked wherever a view shows them. Credentials kept inside toolchain
-/// directories are listed too, since those come back into the default view.
+/// `@secrets`: what is masked under every home in every view, after every other mount
+/// (a policy adds to it with `filesystem.secrets`, or takes one out with `"!PATH"`).
+/// Credentials kept inside toolchain directories are listed too, since those come back into
+/// the default view.
 pub const SECRETS: &[&str] = &[
+    // Keys and agents.
     ".ssh",
     ".gnupg",
+    ".password-store",
+    ".local/share/keyrings",
+    ".pki",
+    // Credentials of tools and clouds.
+    ".netrc",
+    ".pgpass",
+    ".my.cnf",
+    ".git-credentials",
+    ".config/git/credentials",
+    ".config/gh",
+    ".config/hub",
+    ".config/glab-cli",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".pypirc",
+    ".gem/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".composer/auth.json",
+    ".docker/config.json",
+    ".config/containers/auth.json",
+    ".vault-token",
     ".aws",
     ".azure",
     ".config/gcloud",
     ".kube",
-    ".docker",
-    ".netrc",
-    ".git-credentials",
-    ".password-store",
-    ".local/share/keyrings",
+    ".terraform.d/credentials.tfrc.json",
+    ".config/rclone",
+    ".config/op",
+    // Browser profiles.
     ".mozilla",
+    ".thunderbird",
     ".config/google-chrome",
     ".config/chromium",
+    ".config/BraveSoftware",
+    ".config/microsoft-edge",
+    ".config/vivaldi",
+    // Shell and tool histories.
     ".bash_history",
     ".zsh_history",
+    ".histfile",
     ".local/share/fish/fish_history",
     ".python_history",
     ".node_repl_history",
     ".psql_history",
     ".mysql_history",
+    ".sqlite_history",
     ".lesshst",
     ".viminfo",
-    ".cargo/credentials",
-    ".cargo/credentials.toml",
-    ".config/gh",
-    ".pypirc",
-    ".npmrc",
-    ".vault-token",
 ];
 
-/// The default view: safe for untrusted builds (see the man page). `existing` says which
-/// toolchain directories and secrets exist under `home` (checked by the caller, on the host).
+/// `@protect`: files in a writable project that tools on the host run or obey without asking,
+/// kept read-only inside (a policy adds to it with `filesystem.protect`, takes one out with
+/// `"!PATH"`; `--unprotect PATH` does the same on the command line).
+pub const PROTECT: &[&str] = &[
+    ".git",
+    ".git/config",
+    ".git/config.worktree",
+    ".git/hooks",
+    ".git/modules/*/config",
+    ".git/modules/*/hooks",
+    ".git/worktrees/*/commondir",
+    ".git/worktrees/*/gitdir",
+    ".git/worktrees/*/config.worktree",
+    ".pre-commit-config.yaml",
+    ".husky",
+    "lefthook.yml",
+    ".lefthook.yml",
+    ".envrc",
+    ".mise.toml",
+    "mise.toml",
+    ".vscode",
+    ".idea",
+];
+
+/// The default view: safe for untrusted builds (see the man page). Each home is replaced by
+/// an empty private directory into which the toolchain directories that exist (`exists`,
+/// checked by the caller on the host) come back copy-on-write; the project comes back
+/// read-write. Secrets are masked later, for every view alike.
 pub fn default_view(
-    home: Option<&Path>,
-    cwd: Option<&Path>,
+    homes: &[PathBuf],
+    project: Option<&Path>,
     exists: &dyn Fn(&Path) -> bool,
     own_pid_ns: bool,
 ) -> View {
@@ -215,10 +300,12 @@ pub fn default_view(
         tmp("/run", 0o755),
     ];
     // A home that does not exist has nothing to hide (and no place for a mount).
-    let home = home.filter(|h| h.is_absolute() && *h != Path::new("/") && exists(h));
-    if let Some(home) = home {
+    for home in homes
+        .iter()
+        .filter(|h| h.is_absolute() && h.as_path() != Path::new("/") && exists(h))
+    {
         ops.push(FsOp::Tmpfs {
-            dest: home.to_path_buf(),
+            dest: home.clone(),
             size: None,
             perms: 0o700,
         });
@@ -233,28 +320,18 @@ pub fn default_view(
             }
         }
     }
-    if let Some(cwd) = cwd.filter(|c| c.is_absolute() && *c != Path::new("/")) {
+    let mut view = View::empty(own_pid_ns);
+    if let Some(p) = project {
         ops.push(FsOp::Bind {
-            src: cwd.to_path_buf(),
-            dest: cwd.to_path_buf(),
+            src: p.to_path_buf(),
+            dest: p.to_path_buf(),
             kind: BindKind::ReadWrite,
             optional: true,
         });
+        view.project = Some(p.to_path_buf());
     }
-    if let Some(home) = home {
-        for secret in SECRETS {
-            let path = home.join(secret);
-            if exists(&path) {
-                ops.push(FsOp::Mask { dest: path });
-            }
-        }
-    }
-    View {
-        root: None,
-        ops,
-        propagation: Propagation::Private,
-        own_pid_ns,
-    }
+    view.ops = ops;
+    view
 }
 
 /// Checks what can be checked on the host before anything is mounted: absolute destinations,
@@ -425,7 +502,7 @@ const PROC_READ_ONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
 
 /// Step 3 of the setup, run by sbx's PID 1: make the mounts private (or as asked), so that
 /// nothing propagates to the host, then build the view and pivot into it.
-pub fn build_view(sys: &mut impl Sys, view: &View) -> Result<()> {
+pub fn build_view(sys: &mut impl Sys, view: &View) -> Result<Discarded> {
     // pivot_root refuses shared parents, so "shared" starts as a slave of the host (host mounts
     // still propagate in) and becomes shared inside the new root once it is built.
     let before = match view.propagation {
@@ -446,31 +523,39 @@ pub fn build_view(sys: &mut impl Sys, view: &View) -> Result<()> {
         sys.mount(None, root, None, MsFlags::MS_REC | flag, None)
             .map_err(err)?;
     }
-    sys.apply_view(view)?;
+    let discarded = sys.apply_view(view)?;
     if view.propagation == Propagation::Shared {
         sys.mount(None, root, None, MsFlags::MS_REC | MsFlags::MS_SHARED, None)
             .map_err(err)?;
     }
-    Ok(())
+    Ok(discarded)
 }
 
-/// Builds the view and pivots into it.
-pub fn apply_view(view: &View) -> Result<()> {
+/// Builds the view and pivots into it. Returns the private writable places to look at when
+/// the command has exited ([`Discarded`]).
+pub fn apply_view(view: &View) -> Result<Discarded> {
     // Phase 1: open every source while the host's tree is in place.
     let root_tree = match &view.root {
-        Some(dir) => Some(clone_tree(
-            dir,
-            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            "--root",
-        )?),
+        Some(dir) => {
+            let tree = clone_tree(dir, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "--root")?;
+            let op = FsOp::Bind {
+                src: dir.clone(),
+                dest: "/".into(),
+                kind: BindKind::ReadWrite,
+                optional: false,
+            };
+            guard(&tree, dir, &op, view)?;
+            Some(tree)
+        }
         None => None,
     };
     let mut sources = Vec::with_capacity(view.ops.len());
     for op in &view.ops {
-        sources.push(open_source(op, view.own_pid_ns)?);
+        sources.push(open_source(op, view)?);
     }
 
     // Phase 2: the new root, attached at a staging point of this private namespace.
+    let root_is_tmpfs = root_tree.is_none();
     let new_root = match root_tree {
         Some(fd) => fd,
         None => tmpfs(
@@ -480,6 +565,14 @@ pub fn apply_view(view: &View) -> Result<()> {
             Path::new("/"),
         )?,
     };
+    if view.noexec.iter().any(|d| d == Path::new("/")) {
+        linux::mount_setattr(new_root.as_raw_fd(), true, MOUNT_ATTR_NOEXEC, 0, 0)
+            .map_err(|e| mount_err("make noexec", Path::new("/"), e, "the view's root"))?;
+    }
+    let mut discarded = Discarded::default();
+    if root_is_tmpfs {
+        discarded.track(Path::new("/"), &new_root);
+    }
     let staging = Path::new("/tmp");
     linux::move_mount(
         new_root.as_raw_fd(),
@@ -502,10 +595,13 @@ pub fn apply_view(view: &View) -> Result<()> {
         store: None,
         files: 0,
         masks: 0,
+        view,
+        discarded,
     };
     for (op, source) in view.ops.iter().zip(sources) {
         b.apply(op, source, view.own_pid_ns)?;
     }
+    b.discarded.baseline();
 
     // Phase 3: pivot_root(".", "."): the old root ends up stacked on the new one and is
     // detached at once.
@@ -523,7 +619,7 @@ pub fn apply_view(view: &View) -> Result<()> {
         )
     })?;
     nix::unistd::chdir("/").map_err(|e| mount_err("enter", Path::new("/"), e, "the new root"))?;
-    Ok(())
+    Ok(b.discarded)
 }
 
 /// Clones a host tree recursively and sets its attributes (all submounts included).
@@ -582,7 +678,8 @@ fn submounts(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn open_source(op: &FsOp, own_pid_ns: bool) -> Result<Source> {
+fn open_source(op: &FsOp, view: &View) -> Result<Source> {
+    let own_pid_ns = view.own_pid_ns;
     Ok(match op {
         FsOp::Bind {
             src,
@@ -590,6 +687,21 @@ fn open_source(op: &FsOp, own_pid_ns: bool) -> Result<Source> {
             optional,
             ..
         } => {
+            if view.create.contains(src) && std::fs::symlink_metadata(src).is_err() {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(src)
+                    .map_err(|e| {
+                        mount_err(
+                            "create",
+                            src,
+                            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                            "the policy asks for this directory to be created (create = true)",
+                        )
+                    })?;
+            }
             if *optional && std::fs::symlink_metadata(src).is_err() {
                 return Ok(Source::Skip);
             }
@@ -598,7 +710,11 @@ fn open_source(op: &FsOp, own_pid_ns: bool) -> Result<Source> {
                 BindKind::ReadWrite => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 BindKind::Dev => MOUNT_ATTR_NOSUID,
             };
-            Source::Tree(clone_tree(src, attr, op_name(op))?)
+            let tree = clone_tree(src, attr, op_name(op))?;
+            if *kind != BindKind::ReadOnly {
+                guard(&tree, src, op, view)?;
+            }
+            Source::Tree(tree)
         }
         FsOp::Overlay {
             lowers,
@@ -638,6 +754,26 @@ fn open_source(op: &FsOp, own_pid_ns: bool) -> Result<Source> {
         }
         _ => Source::None,
     })
+}
+
+/// Refuses a read-write tree whose root is `/`, a home or a directory above one: the plan
+/// checked the path, this checks what was really opened.
+fn guard(tree: &OwnedFd, src: &Path, op: &FsOp, view: &View) -> Result<()> {
+    let st = nix::sys::stat::fstat(tree.as_raw_fd())
+        .map_err(|e| mount_err("inspect", src, e, op_name(op).to_string()))?;
+    if view.guarded.contains(&(st.st_dev, st.st_ino)) {
+        return Err(mount_err(
+            "bind read-write",
+            src,
+            Errno::EPERM,
+            format!(
+                "{}: it is /, your home or a directory above it (after following symlinks); \
+                 give --allow-home-write on the command line if you mean it",
+                op_name(op)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A detached tmpfs.
@@ -725,16 +861,18 @@ fn overlay(lowers: &[PathBuf], upper: &Upper, dest: &Path) -> Result<OwnedFd> {
     linux::fsmount(&fs, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(err)
 }
 
-struct Builder {
+struct Builder<'v> {
     /// Where the new root is attached, as a path of the old root.
     staging: CString,
     /// The tmpfs of generated files and file masks.
     store: Option<OwnedFd>,
     files: usize,
     masks: usize,
+    view: &'v View,
+    discarded: Discarded,
 }
 
-impl Builder {
+impl Builder<'_> {
     /// The top of the new root. Opened afresh each time, since a mount on "/" covers it.
     fn root(&self) -> Result<OwnedFd> {
         linux::openat2(
@@ -835,7 +973,110 @@ impl Builder {
         Ok(root)
     }
 
+    /// Sets noexec on a detached tree when the policy lets no code run at `dest`.
+    fn noexec(&self, tree: &OwnedFd, dest: &Path) -> Result<()> {
+        if self.view.noexec.iter().any(|d| d == dest) {
+            linux::mount_setattr(tree.as_raw_fd(), true, MOUNT_ATTR_NOEXEC, 0, 0).map_err(|e| {
+                mount_err(
+                    "make noexec",
+                    dest,
+                    e,
+                    "the policy's landlock.execute list does not include it",
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The project: bound read-write, with read-only parents down from the last place that
+    /// existed in the view (a build that writes `../x` gets EROFS instead of losing it), and
+    /// the protected paths inside it read-only.
+    fn project(&mut self, tree: &OwnedFd, dest: &Path) -> Result<()> {
+        self.noexec(tree, dest)?;
+        let option = "the project";
+        let root = self.root()?;
+        let comps: Vec<&OsStr> = dest
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        // The deepest existing ancestor of the project inside the view.
+        let mut have = 0;
+        while have < comps.len() {
+            let p: PathBuf = comps[..have + 1].iter().collect();
+            match linux::openat2(
+                root.as_raw_fd(),
+                &cstr(&p),
+                libc::O_PATH,
+                0,
+                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            ) {
+                Ok(_) => have += 1,
+                Err(Errno::ENOENT) => break,
+                Err(e) => return Err(mount_err("find", dest, e, option)),
+            }
+        }
+        let mut skeleton = None;
+        if have + 1 < comps.len() {
+            // The first missing directory becomes a small tmpfs holding the path down to the
+            // project, made read-only once the project is attached.
+            let first: PathBuf = std::iter::once(OsStr::new("/"))
+                .chain(comps[..have + 1].iter().copied())
+                .collect();
+            let fd = tmpfs(
+                Some(1 << 20),
+                0o755,
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                &first,
+            )?;
+            let mut at = linux::openat2(fd.as_raw_fd(), c".", libc::O_PATH, 0, 0)
+                .map_err(|e| mount_err("prepare the parents of", dest, e, option))?;
+            for c in &comps[have + 1..] {
+                nix::sys::stat::mkdirat(Some(at.as_raw_fd()), *c, Mode::from_bits_truncate(0o755))
+                    .map_err(|e| mount_err("prepare the parents of", dest, e, option))?;
+                at = linux::openat2(at.as_raw_fd(), &cstr(Path::new(c)), libc::O_PATH, 0, 0)
+                    .map_err(|e| mount_err("prepare the parents of", dest, e, option))?;
+            }
+            self.attach(&fd, &first, option)?;
+            skeleton = Some(fd);
+        }
+        self.attach(tree, dest, option)?;
+        if let Some(fd) = skeleton {
+            linux::mount_setattr(fd.as_raw_fd(), false, MOUNT_ATTR_RDONLY, 0, 0)
+                .map_err(|e| mount_err("make read-only", dest, e, "the project's parents"))?;
+        }
+        self.protect(dest)
+    }
+
+    /// Makes the protected paths of the project read-only (those that exist).
+    fn protect(&mut self, project: &Path) -> Result<()> {
+        let git = project.join(".git");
+        let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
+        if git_is_dir
+            && self.view.protect.iter().any(|p| p == ".git/hooks")
+            && std::fs::symlink_metadata(git.join("hooks")).is_err()
+        {
+            // Without it, a sandbox could create .git/hooks and fill it: make it, empty, on
+            // the host (git makes it too), so that it can be read-only here.
+            let _ = std::fs::create_dir(git.join("hooks"));
+        }
+        let mut paths = Vec::new();
+        for pattern in &self.view.protect {
+            expand_pattern(project, pattern, &mut paths);
+        }
+        for path in paths {
+            if path == git && git_is_dir {
+                continue; // `.git` is protected as a pointer file only
+            }
+            self.bind_over_itself_ro(&path)?;
+        }
+        Ok(())
+    }
+
     fn attach(&self, tree: &OwnedFd, dest: &Path, option: &'static str) -> Result<()> {
+        self.noexec(tree, dest)?;
         let is_dir = linux::fd_mode(tree.as_raw_fd())
             .map(|m| m & libc::S_IFMT == libc::S_IFDIR)
             .unwrap_or(true);
@@ -848,12 +1089,25 @@ impl Builder {
         let option = op_name(op);
         match (op, source) {
             (_, Source::Skip) => Ok(()),
+            (
+                FsOp::Bind {
+                    dest,
+                    kind: BindKind::ReadWrite,
+                    ..
+                },
+                Source::Tree(fd),
+            ) if self.view.project.as_deref() == Some(dest.as_path()) => self.project(&fd, dest),
             (FsOp::Bind { dest, .. } | FsOp::Overlay { dest, .. }, Source::Tree(fd)) => {
                 self.attach(&fd, dest, option)
             }
             (FsOp::Tmpfs { dest, size, perms }, _) => {
                 let fd = tmpfs(*size, *perms, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, dest)?;
-                self.attach(&fd, dest, option)
+                self.attach(&fd, dest, option)?;
+                // /tmp is scratch space by convention; every other private tmpfs is watched.
+                if dest != Path::new("/tmp") {
+                    self.discarded.track(dest, &fd);
+                }
+                Ok(())
             }
             (FsOp::Dir { dest, perms }, _) => {
                 let fd = self.mountpoint(dest, true, option)?;
@@ -971,14 +1225,14 @@ impl Builder {
         let fd = match self.resolve(path) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(()),
-            Err(e) => return Err(mount_err("find", path, e, "--proc")),
+            Err(e) => return Err(mount_err("find", path, e, "a path kept read-only")),
         };
         let err = |e| {
             mount_err(
                 "make read-only",
                 path,
                 e,
-                "--proc protects /proc/sys and friends",
+                "sbx keeps this path read-only (/proc/sys and friends, or a protected path of the project)",
             )
         };
         let clone = linux::open_tree(
@@ -1048,7 +1302,9 @@ impl Builder {
         self.attach(&fd, &pts, "--dev")?;
         let shm = dest.join("shm");
         let fd = tmpfs(None, 0o1777, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &shm)?;
-        self.attach(&fd, &shm, "--dev")
+        self.attach(&fd, &shm, "--dev")?;
+        self.discarded.track(&shm, &fd);
+        Ok(())
     }
 
     /// One small tmpfs for every generated file and file mask: each detached tree costs an RCU
@@ -1133,6 +1389,184 @@ impl Builder {
     }
 }
 
+/// The host paths under `project` that `pattern` names (`*` matches one whole component;
+/// hidden names included), in a stable order.
+fn expand_pattern(project: &Path, pattern: &str, out: &mut Vec<PathBuf>) {
+    let mut current = vec![project.to_path_buf()];
+    for comp in pattern.split('/') {
+        let mut next = Vec::new();
+        for base in &current {
+            if comp == "*" {
+                let Ok(entries) = std::fs::read_dir(base) else {
+                    continue;
+                };
+                let mut names: Vec<PathBuf> = entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .collect();
+                names.sort();
+                next.extend(names);
+            } else {
+                let p = base.join(comp);
+                if std::fs::symlink_metadata(&p).is_ok() {
+                    next.push(p);
+                }
+            }
+        }
+        current = next;
+    }
+    for p in current {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+}
+
+/// The private writable places of a view (its tmpfs mounts but /tmp, and /dev/shm): what the
+/// command leaves there is discarded with the sandbox, and sbx says so at exit.
+#[derive(Debug, Default)]
+pub struct Discarded {
+    places: Vec<Place>,
+}
+
+#[derive(Debug)]
+struct Place {
+    dest: PathBuf,
+    /// The tmpfs itself (an O_PATH descriptor of its root), whatever is mounted over it later.
+    fd: OwnedFd,
+    dev: u64,
+    /// Inodes in use once the view was built, and the inodes that sbx itself made.
+    used: u64,
+    own: Vec<u64>,
+}
+
+/// At most this many entries are looked at per place at exit.
+const DISCARD_WALK_LIMIT: usize = 20_000;
+
+impl Discarded {
+    fn track(&mut self, dest: &Path, mount: &OwnedFd) {
+        let Ok(fd) = linux::openat2(
+            mount.as_raw_fd(),
+            c".",
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            0,
+        ) else {
+            return;
+        };
+        let dev = nix::sys::stat::fstat(fd.as_raw_fd()).map_or(0, |st| st.st_dev);
+        self.places.push(Place {
+            dest: dest.to_path_buf(),
+            fd,
+            dev,
+            used: 0,
+            own: Vec::new(),
+        });
+    }
+
+    /// Records what each place holds once the view is built (sbx's own mount points).
+    fn baseline(&mut self) {
+        for place in &mut self.places {
+            place.used = inodes_used(&place.fd);
+            let mut own = Vec::new();
+            walk(&place.fd, place.dev, &mut |_, ino, _| own.push(ino));
+            place.own = own;
+        }
+    }
+
+    /// The places, for `sbx -v`.
+    pub fn places(&self) -> Vec<PathBuf> {
+        self.places.iter().map(|p| p.dest.clone()).collect()
+    }
+
+    /// What the command left in the private places: each new entry whose parent sbx made,
+    /// with the number of entries in it (itself included). Cheap when nothing changed: one
+    /// fstatfs per place.
+    pub fn left_behind(&self) -> Vec<(PathBuf, usize)> {
+        let mut out: Vec<(PathBuf, usize)> = Vec::new();
+        for place in &self.places {
+            if inodes_used(&place.fd) == place.used {
+                continue;
+            }
+            // Relative paths of new directories, with the index of the entry they count for.
+            let mut new_dirs: Vec<(PathBuf, usize)> = Vec::new();
+            walk(&place.fd, place.dev, &mut |rel, ino, is_dir| {
+                if place.own.contains(&ino) {
+                    return;
+                }
+                let parent = rel.parent().unwrap_or(Path::new(""));
+                let top = match new_dirs.iter().find(|(d, _)| d == parent) {
+                    Some(&(_, i)) => {
+                        out[i].1 += 1;
+                        i
+                    }
+                    None => {
+                        out.push((place.dest.join(rel), 1));
+                        out.len() - 1
+                    }
+                };
+                if is_dir {
+                    new_dirs.push((rel.to_path_buf(), top));
+                }
+            });
+        }
+        out
+    }
+}
+
+fn inodes_used(fd: &OwnedFd) -> u64 {
+    nix::sys::statfs::fstatfs(fd).map_or(0, |s| s.files().saturating_sub(s.files_free()))
+}
+
+/// Walks a tmpfs from its root, parents before their children, without following symlinks
+/// or crossing into other mounts: `f(relative path, inode, is a directory)`.
+fn walk(root: &OwnedFd, dev: u64, f: &mut dyn FnMut(&Path, u64, bool)) {
+    let mut queue: std::collections::VecDeque<PathBuf> = [PathBuf::new()].into();
+    let mut seen = 0usize;
+    while let Some(dir) = queue.pop_front() {
+        let rel = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.clone()
+        };
+        let Ok(mut d) = nix::dir::Dir::openat(
+            Some(root.as_raw_fd()),
+            &rel,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let dfd = d.as_raw_fd();
+        for entry in d.iter().flatten() {
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            seen += 1;
+            if seen > DISCARD_WALK_LIMIT {
+                return;
+            }
+            let name = OsStr::from_bytes(name.to_bytes());
+            let Ok(st) =
+                nix::sys::stat::fstatat(Some(dfd), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            else {
+                continue;
+            };
+            if st.st_dev != dev {
+                continue; // a mount point: someone else's files
+            }
+            let path = dir.join(name);
+            let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            f(&path, st.st_ino, is_dir);
+            if is_dir {
+                queue.push_back(path);
+            }
+        }
+    }
+}
+
 /// `dest` as a path relative to the new root, for openat2.
 fn relative(dest: &Path) -> CString {
     let rel = dest.strip_prefix("/").unwrap_or(dest);
@@ -1169,7 +1603,12 @@ mod tests {
                 .iter()
                 .any(|e| p == Path::new(e))
         };
-        let v = default_view(Some(home), Some(Path::new("/home/u/proj")), &exists, true);
+        let v = default_view(
+            &[home.to_path_buf()],
+            Some(Path::new("/home/u/proj")),
+            &exists,
+            true,
+        );
         let dests: Vec<String> = v
             .ops
             .iter()
@@ -1187,10 +1626,10 @@ mod tests {
                 "--tmpfs /home/u",
                 "--tmp-overlay /home/u/.cargo",
                 "--bind-try /home/u/proj",
-                "--mask /home/u/.ssh",
             ]
         );
-        let v = default_view(None, Some(Path::new("/")), &|_| true, true);
+        assert_eq!(v.project.as_deref(), Some(Path::new("/home/u/proj")));
+        let v = default_view(&[], None, &|_| true, true);
         assert!(
             !v.ops.iter().any(|o| matches!(
                 o,
@@ -1199,17 +1638,15 @@ mod tests {
                     ..
                 }
             )),
-            "/ must never come back writable"
+            "without a project nothing comes back writable"
         );
     }
 
     #[test]
     fn validation_names_the_option_and_path() {
         let view = |op| View {
-            root: None,
             ops: vec![op],
-            propagation: Propagation::Private,
-            own_pid_ns: true,
+            ..View::empty(true)
         };
         let err = validate(&view(FsOp::Bind {
             src: "/no/such/src".into(),

@@ -25,7 +25,8 @@ pub fn bring_loopback_up(sys: &mut impl Sys) -> Result<()> {
     sys.loopback_up().map_err(|errno| Error::Loopback { errno })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum NetMode {
     /// A new network namespace with only the loopback interface.
     None,
@@ -33,6 +34,16 @@ pub enum NetMode {
     Host,
     /// A new network namespace with user-mode networking through pasta (package passt).
     Pasta,
+}
+
+impl NetMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            NetMode::None => "none",
+            NetMode::Host => "host",
+            NetMode::Pasta => "pasta",
+        }
+    }
 }
 
 /// A forwarded port: `[HOST_IP:]HOST_PORT:PORT[/tcp|/udp]`.

@@ -2,19 +2,22 @@
 //! check that can be made before the first system call is made here, so bad input fails with a
 //! clear message and changes nothing.
 
+mod context;
+pub mod view;
+
+pub use context::{password_home, Caller, Project, Vars};
+
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use clap::{ArgMatches, FromArgMatches};
 
-use std::path::Path;
-
 use nix::sys::resource::Resource;
 
-use crate::cli::{Cli, Propagation};
+use crate::cli::Cli;
 use crate::confine::caps::parse_capability;
-use crate::confine::landlock::{LandlockPlan, Mode as LandlockMode};
+use crate::confine::landlock::{LandlockPlan, Mode as LandlockMode, Scope};
 use crate::confine::seccomp::{self, sock_filter, Action, SeccompSpec};
 use crate::error::{Error, Result};
 use crate::exec::{self, EnvOp};
@@ -24,37 +27,11 @@ use crate::ns::mount::{self, BindKind, FsOp, Upper, View};
 use crate::ns::net::{NetMode, Publish};
 use crate::ns::user::IdMap;
 use crate::ns::{Ns, NsSet};
-use crate::policy::{Policy, Val};
+use crate::policy::schema::MapMode;
+use crate::policy::Policy;
 
 /// The hostname of a sandbox with its own UTS namespace, unless --hostname says otherwise.
 pub const DEFAULT_HOSTNAME: &str = "sbx";
-
-/// The caller's identity and environment, read once at start-up (a test fills it by hand).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub uid: u32,
-    pub gid: u32,
-    pub cwd: Option<PathBuf>,
-    pub env: Vec<(OsString, OsString)>,
-}
-
-impl Caller {
-    pub fn current() -> Caller {
-        Caller {
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            cwd: std::env::current_dir().ok(),
-            env: std::env::vars_os().collect(),
-        }
-    }
-
-    pub fn var(&self, name: &str) -> Option<OsString> {
-        self.env
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-}
 
 /// Where the command starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,48 +79,10 @@ pub struct Plan {
     pub name: Option<(String, PathBuf)>,
     /// --persist DIR (real root only).
     pub persist: Option<PathBuf>,
-}
-
-/// The values of `${NAME}` in policy paths.
-pub struct Vars {
-    home: String,
-    cwd: String,
-    uid: String,
-    runtime: String,
-    tmpdir: String,
-}
-
-impl Vars {
-    pub fn new(caller: &Caller) -> Vars {
-        let var = |k: &str| {
-            caller
-                .var(k)
-                .map(|v| v.to_string_lossy().into_owned())
-                .filter(|v| !v.is_empty())
-        };
-        Vars {
-            home: var("HOME").unwrap_or_else(|| "/".into()),
-            cwd: caller
-                .cwd
-                .as_ref()
-                .map(|c| c.display().to_string())
-                .unwrap_or_else(|| "/".into()),
-            uid: caller.uid.to_string(),
-            runtime: var("XDG_RUNTIME_DIR").unwrap_or_else(|| format!("/run/user/{}", caller.uid)),
-            tmpdir: var("TMPDIR").unwrap_or_else(|| "/tmp".into()),
-        }
-    }
-
-    /// Expands the variables of a (validated) policy path.
-    pub fn expand(&self, path: &str) -> PathBuf {
-        let out = path
-            .replace("${HOME}", &self.home)
-            .replace("${CWD}", &self.cwd)
-            .replace("${UID}", &self.uid)
-            .replace("${XDG_RUNTIME_DIR}", &self.runtime)
-            .replace("${TMPDIR}", &self.tmpdir);
-        PathBuf::from(out)
-    }
+    /// What sbx says once before it starts (e.g. that the working directory is not a project).
+    pub notes: Vec<String>,
+    /// The caller's home (password database), to name paths under it `~/...` in messages.
+    pub home: Option<PathBuf>,
 }
 
 impl Plan {
@@ -187,11 +126,12 @@ impl Plan {
         caller: &Caller,
     ) -> Result<Plan> {
         let usage = Error::Usage;
-        let vars = Vars::new(caller);
-        let flag = |v: &Option<Val<bool>>, default: bool| v.as_ref().map_or(default, |v| v.v);
+        let flag = |v: &Option<crate::policy::Val<bool>>, default: bool| {
+            v.as_ref().map_or(default, |v| v.v)
+        };
 
         // Identity: the command line, else the policy, else the caller's own ids.
-        let policy_map = policy.map.as_ref().map(|m| m.v.as_str());
+        let policy_map = policy.map.as_ref().map(|m| m.v);
         // `auto` puts the caller at 0 inside, with the subordinate ids from 1 on.
         let any_auto = policy
             .map_users
@@ -203,15 +143,15 @@ impl Plan {
                 .iter()
                 .chain(&cli.map_groups)
                 .any(|v| v == "auto");
-        let map_auto =
-            cli.map_auto || (!cli.map_root && !cli.map_current && policy_map == Some("auto"));
+        let map_auto = cli.map_auto
+            || (!cli.map_root && !cli.map_current && policy_map == Some(MapMode::Auto));
         let map_root_for_auto = map_auto || any_auto;
         let map_root = if cli.map_root || map_root_for_auto {
             true
         } else if cli.map_current {
             false
         } else {
-            policy_map == Some("root")
+            policy_map == Some(MapMode::Root)
         };
         let (mut inner_uid, mut inner_gid) = if map_root {
             (0, 0)
@@ -230,12 +170,7 @@ impl Plan {
             }
         }
 
-        let policy_net = match policy.net_mode.as_ref().map(|m| m.v.as_str()) {
-            Some("host") => Some(NetMode::Host),
-            Some("pasta") => Some(NetMode::Pasta),
-            Some(_) => Some(NetMode::None),
-            None => None,
-        };
+        let policy_net = policy.net_mode.as_ref().map(|m| m.v);
         let net = match (cli.net, cli.share_net) {
             (Some(NetMode::Host) | None, true) => NetMode::Host,
             (Some(mode), true) => {
@@ -389,15 +324,20 @@ impl Plan {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| usage("the command or one of its arguments contains a NUL byte".into()))?;
 
-        let workdir = match cli.chdir {
-            Some(dir) if dir.is_relative() => {
-                return Err(usage(format!(
-                    "--chdir {}: give an absolute path (it is resolved inside the sandbox)",
-                    dir.display()
-                )))
-            }
-            Some(dir) => Workdir::Explicit(dir),
-            None => Workdir::Inherited(caller.cwd.clone()),
+        if let Some(dir) = cli.chdir.as_ref().filter(|d| d.is_relative()) {
+            return Err(usage(format!(
+                "--chdir {}: give an absolute path (it is resolved inside the sandbox)",
+                dir.display()
+            )));
+        }
+        // The project: --chdir DIR when it is a directory of the host, else the working
+        // directory; none when that is home, above it, / or a shared place.
+        let project = Project::find(caller, cli.chdir.as_deref(), cli.allow_home_write)?;
+        let vars = Vars::new(caller, &project);
+        let workdir = match (cli.chdir, &project) {
+            (Some(_), Project::Dir(real)) => Workdir::Explicit(real.clone()),
+            (Some(dir), _) => Workdir::Explicit(dir),
+            (None, _) => Workdir::Inherited(caller.cwd.clone().ok()),
         };
 
         if let Some(fd) = cli.json_status_fd {
@@ -408,52 +348,41 @@ impl Plan {
             }
         }
 
-        // The filesystem view.
+        // The filesystem view, and the landlock rules its mounts need.
         let own_pid_ns = namespaces.contains(Ns::Pid);
-        let explicit_policy = cli.policy.is_some();
-        let cli_starts_view = fs_args.iter().any(FsArg::starts_view) || cli.root.is_some();
+        let explicit =
+            (fs_args.iter().any(FsArg::starts_view) || cli.root.is_some()) && cli.policy.is_none();
         let cli_ops = fs_ops(fs_args).map_err(usage)?;
-        let root = cli
-            .root
-            .clone()
-            .or_else(|| policy.root.as_ref().map(|r| vars.expand(&r.v)));
-        let mut view = if cli_starts_view && !explicit_policy {
-            // bwrap's semantics: options on the command line describe the whole view.
-            let mut view = View {
-                root: root.clone(),
-                ops: Vec::new(),
-                propagation: Propagation::Private,
-                own_pid_ns,
-            };
-            if let (Some(root), true) = (
-                &root,
-                cli_ops.iter().all(|op| matches!(op, FsOp::Mask { .. })),
-            ) {
-                view.ops = root_defaults(root);
-            }
-            view
-        } else if policy.view.as_ref().is_none_or(|v| v.v == "default") && root.is_none() {
-            let home = caller.var("HOME").map(PathBuf::from);
-            mount::default_view(
-                home.as_deref(),
-                caller.cwd.as_deref(),
-                &|p: &Path| p.symlink_metadata().is_ok(),
-                own_pid_ns,
-            )
-        } else {
-            let ops = policy
-                .mounts
-                .iter()
-                .map(|m| policy_mount(&m.v, &vars))
-                .collect();
-            View {
-                root,
-                ops,
-                propagation: Propagation::Private,
-                own_pid_ns,
-            }
+        let root = match (&cli.root, &policy.root) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(r)) => Some(vars.expand(&r.v, &r.at)?.ok_or_else(|| {
+                usage(format!(
+                    "{}: filesystem.root uses ${{CWD}}, and the working directory is not a project",
+                    r.at.located()
+                ))
+            })?),
+            (None, None) => None,
         };
-        view.ops.extend(cli_ops.iter().cloned());
+        let execute = view::expand_list(&policy.landlock_execute, &vars)?;
+        let (mut view, mount_rules) = view::plan(
+            view::Input {
+                cli_ops,
+                explicit,
+                root,
+                policy,
+                caller,
+                project: &project,
+                vars: &vars,
+                own_pid_ns,
+                allow_home_write: cli.allow_home_write,
+                unprotect: &cli.unprotect,
+            },
+            &execute,
+        )?;
+        let mut notes = Vec::new();
+        if view.project.is_none() && !explicit {
+            notes.extend(project.note());
+        }
         if net != NetMode::Host {
             // /etc/hosts and /etc/resolv.conf match the network mode.
             let name = hostname.as_deref();
@@ -465,13 +394,20 @@ impl Plan {
                 dest: "/etc/resolv.conf".into(),
                 contents: crate::ns::net::resolv_conf(net == NetMode::Pasta),
             });
+        } else if let Ok(contents) = std::fs::read("/etc/resolv.conf") {
+            // The host's resolver configuration, as it is now: its usual target under /run
+            // is hidden by the private /run.
+            view.ops.push(FsOp::File {
+                dest: "/etc/resolv.conf".into(),
+                contents,
+            });
         }
         if let Some(p) = cli.propagation {
             view.propagation = p;
         }
         mount::validate(&view).map_err(usage)?;
 
-        let mut landlock = landlock_plan(policy, &vars, &cli_ops)?;
+        let mut landlock = landlock_plan(policy, &vars, execute, mount_rules)?;
         if keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0 {
             // A landlocked process can never mount; keeping CAP_SYS_ADMIN asks for mounts inside.
             landlock.mode = LandlockMode::Off;
@@ -483,10 +419,7 @@ impl Plan {
             limits.push((res, v.v));
         }
         let seccomp = seccomp_program(policy, keep_caps)?;
-        let umask = policy
-            .umask
-            .as_ref()
-            .and_then(|u| u32::from_str_radix(&u.v, 8).ok());
+        let umask = policy.umask.as_ref().map(|u| u.v);
 
         let name = match &cli.name {
             Some(n) => {
@@ -547,6 +480,8 @@ impl Plan {
             policy: policy.name.clone(),
             name,
             persist: cli.persist.clone(),
+            notes,
+            home: caller.home.clone().ok(),
         })
     }
 }
@@ -626,80 +561,22 @@ fn id_ranges(
     Ok(Some((uid, gid)))
 }
 
-/// A policy mount as a view operation.
-fn policy_mount(m: &crate::policy::schema::Mount, vars: &Vars) -> FsOp {
-    let p = |s: &Option<String>| s.as_deref().map(|s| vars.expand(s));
-    let optional = m.optional.unwrap_or(false);
-    let bind = |src: &String, kind| {
-        let src = vars.expand(src);
-        let dest = p(&m.dest).unwrap_or_else(|| src.clone());
-        FsOp::Bind {
-            src,
-            dest,
-            kind,
-            optional,
-        }
-    };
-    let perms = m.perms.as_deref().and_then(|s| mount::parse_perms(s).ok());
-    let size = m.size.as_deref().and_then(|s| mount::parse_size(s).ok());
-    if let Some(s) = &m.bind {
-        bind(s, BindKind::ReadWrite)
-    } else if let Some(s) = &m.ro_bind {
-        bind(s, BindKind::ReadOnly)
-    } else if let Some(s) = &m.dev_bind {
-        bind(s, BindKind::Dev)
-    } else if let Some(d) = p(&m.tmpfs) {
-        FsOp::Tmpfs {
-            dest: d,
-            size,
-            perms: perms.unwrap_or(0o755),
-        }
-    } else if let Some(d) = p(&m.dir) {
-        FsOp::Dir { dest: d, perms }
-    } else if let Some(t) = &m.symlink {
-        FsOp::Symlink {
-            target: PathBuf::from(t),
-            dest: p(&m.dest).unwrap_or_default(),
-        }
-    } else if let Some(d) = p(&m.remount_ro) {
-        FsOp::RemountRo { dest: d }
-    } else if let Some(d) = p(&m.proc) {
-        FsOp::Proc { dest: d }
-    } else if let Some(d) = p(&m.dev) {
-        FsOp::Dev { dest: d }
-    } else if let Some(d) = p(&m.mqueue) {
-        FsOp::Mqueue { dest: d }
-    } else if let Some(d) = p(&m.overlay) {
-        let lowers = m.lower.iter().flatten().map(|l| vars.expand(l)).collect();
-        let upper = match (p(&m.upper), p(&m.work)) {
-            (Some(rw), Some(work)) => Upper::Dir { rw, work },
-            _ => Upper::Tmp,
-        };
-        FsOp::Overlay {
-            lowers,
-            upper,
-            dest: d,
-        }
-    } else {
-        FsOp::Mask {
-            dest: p(&m.mask).unwrap_or_default(),
-        }
-    }
-}
-
-/// The landlock rules: the policy's paths, plus what the command line's own mounts need.
-fn landlock_plan(policy: &Policy, vars: &Vars, cli_ops: &[FsOp]) -> Result<LandlockPlan> {
-    let paths = |list: &[Val<String>]| list.iter().map(|v| vars.expand(&v.v)).collect::<Vec<_>>();
-    let mode = match policy.landlock_mode.as_ref().map(|m| m.v.as_str()) {
-        Some("require") => LandlockMode::Require,
-        Some("off") => LandlockMode::Off,
-        _ => LandlockMode::BestEffort,
-    };
+/// The landlock rules: the policy's paths, and what the view's own mounts need. Read,
+/// write and execute are distinct rights: reading a file never lets it run.
+fn landlock_plan(
+    policy: &Policy,
+    vars: &Vars,
+    execute: Vec<std::path::PathBuf>,
+    mounts: view::MountRules,
+) -> Result<LandlockPlan> {
     let mut plan = LandlockPlan {
-        mode,
-        read: paths(&policy.landlock_read),
-        write: paths(&policy.landlock_write),
-        execute: paths(&policy.landlock_execute),
+        mode: policy
+            .landlock_mode
+            .as_ref()
+            .map_or(LandlockMode::BestEffort, |m| m.v),
+        read: view::expand_list(&policy.landlock_read, vars)?,
+        write: view::expand_list(&policy.landlock_write, vars)?,
+        execute,
         bind_tcp: policy
             .landlock_bind_tcp
             .as_ref()
@@ -712,30 +589,18 @@ fn landlock_plan(policy: &Policy, vars: &Vars, cli_ops: &[FsOp]) -> Result<Landl
         scope_signal: true,
     };
     if let Some(scopes) = &policy.landlock_scopes {
-        plan.scope_abstract_unix = scopes.iter().any(|s| s.v == "abstract-unix-socket");
-        plan.scope_signal = scopes.iter().any(|s| s.v == "signal");
+        plan.scope_abstract_unix = scopes.iter().any(|s| s.v == Scope::AbstractUnixSocket);
+        plan.scope_signal = scopes.iter().any(|s| s.v == Scope::Signal);
     }
-    for op in cli_ops {
-        match op {
-            FsOp::Bind {
-                kind: BindKind::ReadOnly,
-                dest,
-                ..
-            } => {
-                plan.read.push(dest.clone());
-                plan.execute.push(dest.clone());
+    for (list, more) in [
+        (&mut plan.read, mounts.read),
+        (&mut plan.write, mounts.write),
+        (&mut plan.execute, mounts.execute),
+    ] {
+        for p in more {
+            if !list.contains(&p) {
+                list.push(p);
             }
-            FsOp::Bind { dest, .. }
-            | FsOp::Tmpfs { dest, .. }
-            | FsOp::Dir { dest, .. }
-            | FsOp::Dev { dest }
-            | FsOp::Mqueue { dest }
-            | FsOp::Overlay { dest, .. } => {
-                plan.write.push(dest.clone());
-                plan.execute.push(dest.clone());
-            }
-            FsOp::Proc { dest } => plan.read.push(dest.clone()),
-            _ => {}
         }
     }
     Ok(plan)
@@ -746,13 +611,6 @@ fn seccomp_program(policy: &Policy, keep_caps: u64) -> Result<Option<Vec<sock_fi
     if policy.seccomp_enabled.as_ref().is_some_and(|e| !e.v) {
         return Ok(None);
     }
-    let action = |s: Option<&str>| match s {
-        Some("errno") => Action::Errno,
-        Some("kill") => Action::Kill,
-        Some("log") => Action::Log,
-        Some("trap") => Action::Trap,
-        _ => Action::Allow,
-    };
     let sys_admin = caps::Capability::CAP_SYS_ADMIN.bitmask();
     let deny = policy
         .seccomp_deny
@@ -763,15 +621,12 @@ fn seccomp_program(policy: &Policy, keep_caps: u64) -> Result<Option<Vec<sock_fi
         .collect();
     let mut rules = SeccompSpec::base_rules();
     rules.extend(policy.seccomp_rules.iter().map(|r| r.v.clone()));
-    let errno = match &policy.seccomp_errno {
-        Some(v) => Some(
-            crate::policy::validate::errno_value(&v.v)
-                .map_err(|e| Error::Usage(format!("{}: {e}", v.at)))?,
-        ),
-        None => None,
-    };
+    let errno = policy.seccomp_errno.as_ref().map(|v| v.v);
     let spec = SeccompSpec {
-        default_action: action(policy.seccomp_default.as_ref().map(|v| v.v.as_str())),
+        default_action: policy
+            .seccomp_default
+            .as_ref()
+            .map_or(Action::Allow, |v| v.v),
         allow: policy.seccomp_allow.iter().map(|v| v.v.clone()).collect(),
         deny,
         errno,
@@ -924,29 +779,6 @@ fn fs_ops(args: Vec<FsArg>) -> Result<Vec<FsOp>, String> {
     Ok(ops)
 }
 
-/// What `--root DIR` alone mounts: /dev, /proc and /tmp where the tree has them.
-fn root_defaults(root: &std::path::Path) -> Vec<FsOp> {
-    let mut ops = Vec::new();
-    if root.join("dev").is_dir() {
-        ops.push(FsOp::Dev {
-            dest: "/dev".into(),
-        });
-    }
-    if root.join("proc").is_dir() {
-        ops.push(FsOp::Proc {
-            dest: "/proc".into(),
-        });
-    }
-    if root.join("tmp").is_dir() {
-        ops.push(FsOp::Tmpfs {
-            dest: "/tmp".into(),
-            size: None,
-            perms: 0o1777,
-        });
-    }
-    ops
-}
-
 /// The --setenv and --unsetenv operations in the order they were given.
 fn env_ops(matches: &ArgMatches) -> Vec<EnvOp> {
     let mut ops: Vec<(usize, EnvOp)> = Vec::new();
@@ -979,7 +811,8 @@ mod tests {
         Caller {
             uid: 1000,
             gid: 1001,
-            cwd: Some("/home/u/p".into()),
+            cwd: Ok("/home/u/p".into()),
+            home: Ok("/home/u".into()),
             env: vec![
                 ("SHELL".into(), "/bin/bash".into()),
                 ("KEEP".into(), "1".into()),

@@ -141,13 +141,17 @@ impl Sys for Fake {
                 errno,
             })
     }
-    fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()> {
+    fn apply_view(
+        &mut self,
+        view: &crate::ns::mount::View,
+    ) -> crate::error::Result<crate::ns::mount::Discarded> {
         let ops: Vec<String> = view
             .ops
             .iter()
             .map(|op| format!("{} {}", crate::ns::mount::op_name(op), op.dest().display()))
             .collect();
         self.record(format!("apply_view[{}]", ops.join(", ")))
+            .map(|()| crate::ns::mount::Discarded::default())
             .map_err(|errno| crate::error::Error::Process {
                 what: "apply the view",
                 errno,

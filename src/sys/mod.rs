@@ -50,7 +50,10 @@ pub trait Sys {
         program: &[crate::confine::seccomp::sock_filter],
     ) -> crate::error::Result<()>;
     /// Builds the filesystem view and pivots into it ([`crate::ns::mount::apply_view`]).
-    fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()>;
+    fn apply_view(
+        &mut self,
+        view: &crate::ns::mount::View,
+    ) -> crate::error::Result<crate::ns::mount::Discarded>;
 }
 
 /// The real system.
@@ -124,7 +127,10 @@ impl Sys for Linux {
         nix::unistd::setsid().map(drop)
     }
 
-    fn apply_view(&mut self, view: &crate::ns::mount::View) -> crate::error::Result<()> {
+    fn apply_view(
+        &mut self,
+        view: &crate::ns::mount::View,
+    ) -> crate::error::Result<crate::ns::mount::Discarded> {
         crate::ns::mount::apply_view(view)
     }
 

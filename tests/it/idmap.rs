@@ -233,12 +233,10 @@ fn a_missing_newuidmap_names_the_package() {
     ) {
         return;
     }
-    let sbx = Sbx::rootless()
-        .args(["--map-auto", "--", "true"])
-        .wrapped(
-            &["unshare", "-m", "--propagation", "private", "sh"],
-            "mount --bind /dev/null /usr/bin/newuidmap",
-        );
+    let sbx = Sbx::rootless().args(["--map-auto", "--", "true"]).wrapped(
+        &["unshare", "-m", "--propagation", "private", "sh"],
+        "mount --bind /dev/null /usr/bin/newuidmap",
+    );
     let r = sbx.run();
     assert_eq!(r.code(), 125, "{}", r.stderr());
     assert!(
