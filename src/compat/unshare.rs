@@ -119,12 +119,40 @@ pub struct Args {
     pub program: Vec<OsString>,
 }
 
-/// One line of a uid or gid map, as util-linux keeps it (inner `u32::MAX` means "from 0").
+/// One line of a uid or gid map, as util-linux keeps it (inner [`FROM_ZERO`] means "from 0").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
     pub inner: u32,
     pub outer: u32,
     pub count: u32,
+}
+
+/// `Range::inner` of a range that `--map-auto` and `--map-users=auto` place from inner id 0
+/// (util-linux's -1). An explicit inner id 4294967295 is refused, so it never means this.
+pub const FROM_ZERO: u32 = u32::MAX;
+
+/// The highest id a map may reach: the kernel refuses a range whose first id plus count passes
+/// 4294967295, which is `(uid_t)-1` and never an id.
+pub const LAST_ID: u32 = u32::MAX - 1;
+
+/// Why the kernel (or newuidmap) would refuse a range of `count` ids from `inner` (`None`: from
+/// 0) to `outer`; checked before anything is unshared, so nothing wraps later.
+pub fn check_range(inner: Option<u32>, outer: u32, count: u32) -> Result<(), String> {
+    if count == 0 {
+        return Err("the count is 0".into());
+    }
+    for (side, start) in [("inner", inner.unwrap_or(0)), ("outer", outer)] {
+        let end = u64::from(start) + u64::from(count) - 1;
+        if end > u64::from(LAST_ID) {
+            let ids = if count == 1 {
+                format!("{side} id {start} is")
+            } else {
+                format!("{side} ids {start} to {end} go")
+            };
+            return Err(format!("{ids} past {LAST_ID}, the highest valid id"));
+        }
+    }
+    Ok(())
 }
 
 /// Fails like util-linux: `PROG: message`, exit 1.
@@ -263,13 +291,11 @@ fn run(a: &Args) -> R<i32> {
     } else {
         None
     };
-    let mapper = if !usermap.is_empty() || !groupmap.is_empty() {
-        Some(map_ids_from_child(
-            map_user,
-            usermap.clone(),
-            map_group,
-            groupmap.clone(),
-        )?)
+    // As util-linux: the single mappings are cut out of the ranges before anything is unshared.
+    let users = single_into_ranges(&usermap, euid, map_user, "uid")?;
+    let groups = single_into_ranges(&groupmap, egid, map_group, "gid")?;
+    let mapper = if users.is_some() || groups.is_some() {
+        Some(map_ids_from_child(users, groups)?)
     } else {
         None
     };
@@ -518,7 +544,12 @@ fn map_spec(spec: &str, file: IdFile, euid: u32) -> R<Range> {
         "auto" => subid_range(file, euid, false),
         "subids" => subid_range(file, euid, true),
         "all" => fail("--map-users=all and --map-groups=all are not supported by sbx unshare; give the ranges"),
-        _ => parse_map_range(spec).ok_or_else(|| Fail(format!("invalid mapping '{spec}'"))),
+        _ => {
+            let r = parse_map_range(spec).ok_or_else(|| Fail(format!("invalid mapping '{spec}'")))?;
+            check_range(Some(r.inner), r.outer, r.count)
+                .map_err(|why| Fail(format!("invalid mapping '{spec}': {why}")))?;
+            Ok(r)
+        }
     }
 }
 
@@ -551,6 +582,12 @@ fn subid_range(file: IdFile, euid: u32, identity: bool) -> R<Range> {
     let name = user.name().to_string_lossy().into_owned();
     let text = std::fs::read_to_string(file.path())
         .map_err(|e| Fail(format!("could not open '{}': {e}", file.path())))?;
+    parse_subid_range(&text, file.path(), &name, euid, identity)
+}
+
+/// [`subid_range`] on the text of `path`: a line whose values the kernel would refuse (a count
+/// of 0, a range past [`LAST_ID`]) is an error here, before anything is unshared.
+fn parse_subid_range(text: &str, path: &str, name: &str, euid: u32, identity: bool) -> R<Range> {
     for line in text.lines() {
         let mut f = line.splitn(3, ':');
         let (Some(owner), Some(start), Some(count)) = (f.next(), f.next(), f.next()) else {
@@ -563,71 +600,91 @@ fn subid_range(file: IdFile, euid: u32, identity: bool) -> R<Range> {
         else {
             return fail("failed to parse subid map");
         };
+        let inner = identity.then_some(start);
+        check_range(inner, start, count)
+            .map_err(|why| Fail(format!("invalid subid range '{line}' in {path}: {why}")))?;
         return Ok(Range {
-            inner: if identity { start } else { u32::MAX },
+            inner: inner.unwrap_or(FROM_ZERO),
             outer: start,
             count,
         });
     }
-    fail(format!(
-        "no line matching user \"{name}\" in {}",
-        file.path()
-    ))
+    fail(format!("no line matching user \"{name}\" in {path}"))
 }
 
 /// util-linux's add_single_map_range: put the single mapping `inner <- outer` first and cut it
 /// out of the ranges (each range that it overlaps gives up one id, the topmost), splitting a
-/// range in up to three pieces around it. A range whose inner is unset starts at 0.
-pub fn add_single_map_range(ranges: &[Range], outer: u32, inner: Option<u32>) -> Vec<Range> {
-    let (inner, outer) = match inner {
-        Some(i) => (i, outer),
-        None => (u32::MAX, u32::MAX),
-    };
-    let single = inner != u32::MAX;
+/// range in up to three pieces around it. A range whose inner is [`FROM_ZERO`] starts at 0.
+/// `inner` `None` or 4294967295 (util-linux's -1) is no single mapping. Every step is checked:
+/// `None` when a range does not fit (0 ids where the single mapping must take one, a piece
+/// past [`LAST_ID`]), which [`check_range`] rules out for the ranges sbx reads.
+pub fn add_single_map_range(
+    ranges: &[Range],
+    outer: u32,
+    inner: Option<u32>,
+) -> Option<Vec<Range>> {
+    let single = inner.filter(|&i| i != u32::MAX);
     let mut out = Vec::new();
+    if let Some(inner) = single {
+        out.push(Range {
+            inner,
+            outer,
+            count: 1,
+        });
+    }
     for r in ranges {
         let mut m = *r;
-        if m.inner == u32::MAX {
+        if m.inner == FROM_ZERO {
             m.inner = 0;
         }
-        let within = |x: u32, start: u32| x >= start && (x as u64) <= start as u64 + m.count as u64;
-        if single && (within(outer, m.outer) || within(inner, m.inner)) {
-            m.count -= 1;
+        let Some(inner) = single else {
+            // Nothing to cut out: the range as it is (util-linux's split leaves it whole).
+            push_piece(&mut out, m)?;
+            continue;
+        };
+        // util-linux's test, end included: `x <= start + count`.
+        let within = |x: u32, start: u32| {
+            x >= start && u64::from(x) <= u64::from(start) + u64::from(m.count)
+        };
+        if within(outer, m.outer) || within(inner, m.inner) {
+            m.count = m.count.checked_sub(1)?;
         }
         let outer_off = outer.saturating_sub(m.outer).min(m.count);
         let inner_off = inner.saturating_sub(m.inner).min(m.count);
+        // The next piece starts `count` after `base`, one further when that is the single id.
+        let next = |base: u32, count: u32, single_id: u32| -> Option<u32> {
+            let start = base.checked_add(count)?;
+            start.checked_add(u32::from(start == single_id))
+        };
         let lo = Range {
             outer: m.outer,
             inner: m.inner,
             count: inner_off.min(outer_off),
         };
-        let mut mid = Range {
-            outer: lo.outer + lo.count,
-            inner: lo.inner + lo.count,
+        let mid = Range {
+            outer: next(lo.outer, lo.count, outer)?,
+            inner: next(lo.inner, lo.count, inner)?,
             count: outer_off.abs_diff(inner_off),
         };
-        mid.outer += u32::from(mid.outer == outer);
-        mid.inner += u32::from(mid.inner == inner);
-        let mut hi = Range {
-            outer: mid.outer + mid.count,
-            inner: mid.inner + mid.count,
-            count: m.count - lo.count - mid.count,
+        let hi = Range {
+            outer: next(mid.outer, mid.count, outer)?,
+            inner: next(mid.inner, mid.count, inner)?,
+            count: m.count.checked_sub(lo.count)?.checked_sub(mid.count)?,
         };
-        hi.outer += u32::from(hi.outer == outer);
-        hi.inner += u32::from(hi.inner == inner);
-        out.extend([lo, mid, hi].into_iter().filter(|p| p.count > 0));
+        for p in [lo, mid, hi] {
+            push_piece(&mut out, p)?;
+        }
     }
-    if single {
-        out.insert(
-            0,
-            Range {
-                inner,
-                outer,
-                count: 1,
-            },
-        );
+    Some(out)
+}
+
+/// Keeps a piece of [`add_single_map_range`] that has ids, all of them below 4294967295.
+fn push_piece(out: &mut Vec<Range>, p: Range) -> Option<()> {
+    if p.count > 0 {
+        check_range(Some(p.inner), p.outer, p.count).ok()?;
+        out.push(p);
     }
-    out
+    Some(())
 }
 
 /// A helper forked before unshare(2), released once the namespaces exist: it then does its
@@ -708,23 +765,32 @@ fn bind_ns_files(pid: Pid, persists: &[Persist]) -> R<()> {
     Ok(())
 }
 
+/// The lines of a uid or gid map from `--map-users`/`--map-groups` ranges and the single
+/// mapping of `outer` (the caller's id) to `inner`; `None` without ranges.
+fn single_into_ranges(
+    ranges: &[Range],
+    outer: u32,
+    inner: Option<u32>,
+    kind: &str,
+) -> R<Option<Vec<Range>>> {
+    if ranges.is_empty() {
+        return Ok(None);
+    }
+    let lines = add_single_map_range(ranges, outer, inner).ok_or_else(|| {
+        Fail(format!(
+            "cannot map {kind} {outer} to {} alongside the {kind} ranges: they pass {LAST_ID}",
+            inner.map_or_else(|| "nothing".into(), |i| i.to_string())
+        ))
+    })?;
+    Ok((!lines.is_empty()).then_some(lines))
+}
+
 /// util-linux's map_ids_from_child: a child waits until the parent has unshared, then writes
 /// the maps with newuidmap/newgidmap (or directly when root).
-fn map_ids_from_child(
-    map_user: Option<u32>,
-    usermap: Vec<Range>,
-    map_group: Option<u32>,
-    groupmap: Vec<Range>,
-) -> R<Waiter> {
+fn map_ids_from_child(users: Option<Vec<Range>>, groups: Option<Vec<Range>>) -> R<Waiter> {
     let parent = Pid::this();
     let euid = nix::unistd::geteuid().as_raw();
-    let egid = nix::unistd::getegid().as_raw();
-    fork_and_wait(move || {
-        let users = (!usermap.is_empty()).then(|| add_single_map_range(&usermap, euid, map_user));
-        let groups =
-            (!groupmap.is_empty()).then(|| add_single_map_range(&groupmap, egid, map_group));
-        write_maps(parent, users, groups, euid == 0)
-    })
+    fork_and_wait(move || write_maps(parent, users, groups, euid == 0))
 }
 
 fn write_maps(
@@ -840,17 +906,209 @@ mod tests {
     fn single_mapping_is_cut_out_as_util_linux_does() {
         // --map-auto --map-root-user: 0 -> 1000, the range from 1 on, one id fewer.
         let out = add_single_map_range(&[r(u32::MAX, 100000, 65536)], 1000, Some(0));
-        assert_eq!(out, vec![r(0, 1000, 1), r(1, 100000, 65535)]);
+        assert_eq!(out, Some(vec![r(0, 1000, 1), r(1, 100000, 65535)]));
         // --map-auto --map-current-user with uid 1000: the range is split around inner 1000.
         let out = add_single_map_range(&[r(u32::MAX, 100000, 65536)], 1000, Some(1000));
         assert_eq!(
             out,
-            vec![r(1000, 1000, 1), r(0, 100000, 1000), r(1001, 101000, 64535)]
+            Some(vec![
+                r(1000, 1000, 1),
+                r(0, 100000, 1000),
+                r(1001, 101000, 64535)
+            ])
         );
         // No single mapping: the range alone, from 0.
         assert_eq!(
             add_single_map_range(&[r(u32::MAX, 100000, 10)], 1000, None),
-            vec![r(0, 100000, 10)]
+            Some(vec![r(0, 100000, 10)])
+        );
+    }
+
+    /// The message of a failure; panics on success.
+    fn err<T>(res: R<T>) -> String {
+        match res {
+            Ok(_) => panic!("expected an error"),
+            Err(Fail(msg)) => msg,
+        }
+    }
+
+    #[test]
+    fn a_count_of_0_is_refused() {
+        assert_eq!(
+            check_range(Some(0), 100000, 0),
+            Err("the count is 0".into())
+        );
+        assert_eq!(check_range(None, 100000, 0), Err("the count is 0".into()));
+        for spec in ["0:100000:0", "100000,0,0"] {
+            assert_eq!(
+                err(map_spec(spec, IdFile::Uid, 1000)),
+                format!("invalid mapping '{spec}': the count is 0")
+            );
+        }
+    }
+
+    #[test]
+    fn inner_plus_count_past_the_last_id_is_refused() {
+        assert_eq!(
+            err(map_spec("4294967290:100000:10", IdFile::Gid, 1000)),
+            "invalid mapping '4294967290:100000:10': inner ids 4294967290 to 4294967299 go \
+             past 4294967294, the highest valid id"
+        );
+        // The outer,inner,count form names the same sides.
+        assert_eq!(
+            err(map_spec("100000,4294967290,10", IdFile::Uid, 1000)),
+            "invalid mapping '100000,4294967290,10': inner ids 4294967290 to 4294967299 go \
+             past 4294967294, the highest valid id"
+        );
+        // One past: the range may end at 4294967294, not at 4294967295.
+        assert!(check_range(Some(4294967285), 0, 10).is_ok());
+        assert!(check_range(Some(4294967286), 0, 10).is_err());
+    }
+
+    #[test]
+    fn outer_plus_count_past_the_last_id_is_refused() {
+        assert_eq!(
+            err(map_spec("0:4294967290:10", IdFile::Uid, 1000)),
+            "invalid mapping '0:4294967290:10': outer ids 4294967290 to 4294967299 go past \
+             4294967294, the highest valid id"
+        );
+        assert_eq!(
+            err(map_spec("0:100000:4294967295", IdFile::Uid, 1000)),
+            "invalid mapping '0:100000:4294967295': outer ids 100000 to 4295067294 go past \
+             4294967294, the highest valid id"
+        );
+        assert!(check_range(Some(0), 4294967285, 10).is_ok());
+        assert!(check_range(Some(0), 4294967286, 10).is_err());
+    }
+
+    #[test]
+    fn u32_max_values() {
+        // Id 4294967295 is (uid_t)-1: never mappable, on either side, and an explicit inner
+        // 4294967295 is not util-linux's "from 0".
+        assert_eq!(
+            err(map_spec("4294967295:100000:1", IdFile::Uid, 1000)),
+            "invalid mapping '4294967295:100000:1': inner id 4294967295 is past 4294967294, \
+             the highest valid id"
+        );
+        assert_eq!(
+            err(map_spec("1:4294967295:1", IdFile::Uid, 1000)),
+            "invalid mapping '1:4294967295:1': outer id 4294967295 is past 4294967294, the \
+             highest valid id"
+        );
+        assert!(map_spec("4294967295:4294967295:4294967295", IdFile::Uid, 1000).is_err());
+        // A count of u32::MAX fits from 0 (ids 0 to 4294967294) and nowhere else.
+        assert_eq!(
+            map_spec("0:0:4294967295", IdFile::Uid, 1000).ok(),
+            Some(r(0, 0, u32::MAX))
+        );
+        assert!(check_range(None, 0, u32::MAX).is_ok());
+        assert!(check_range(Some(1), 0, u32::MAX).is_err());
+        assert!(check_range(Some(0), 1, u32::MAX).is_err());
+        // The last valid id on both sides.
+        assert!(check_range(Some(LAST_ID), LAST_ID, 1).is_ok());
+        // Beyond u32: not a number sbx takes.
+        assert_eq!(
+            err(map_spec("0:4294967296:1", IdFile::Uid, 1000)),
+            "invalid mapping '0:4294967296:1'"
+        );
+    }
+
+    #[test]
+    fn subid_lines_with_bad_values_are_refused() {
+        let read = |text: &str, identity: bool| {
+            parse_subid_range(text, "/etc/subuid", "alice", 1000, identity)
+        };
+        assert_eq!(
+            err(read("alice:100000:0\n", false)),
+            "invalid subid range 'alice:100000:0' in /etc/subuid: the count is 0"
+        );
+        assert_eq!(
+            err(read("1000:4294967000:65536\n", false)),
+            "invalid subid range '1000:4294967000:65536' in /etc/subuid: outer ids 4294967000 \
+             to 4295032535 go past 4294967294, the highest valid id"
+        );
+        // Mapped to themselves, the same ids are also the inner side.
+        assert!(err(read("alice:4294967295:1\n", true)).contains("inner id 4294967295 is past"));
+        assert!(err(read("alice:4294967295:1\n", false)).contains("outer id 4294967295 is past"));
+        // The first matching line decides, as util-linux reads it; others are not looked at.
+        assert!(read("alice:100000:0\nalice:200000:10\n", false).is_err());
+        assert_eq!(
+            read("bob:0:0\nalice:4294967294:1\n", false).ok(),
+            Some(r(FROM_ZERO, 4294967294, 1))
+        );
+        assert_eq!(
+            read("alice:4294967294:1\n", true).ok(),
+            Some(r(4294967294, 4294967294, 1))
+        );
+        // A range from 0 may be as large as u32::MAX ids when its outer start is 0.
+        assert_eq!(
+            read("alice:0:4294967295\n", false).ok(),
+            Some(r(FROM_ZERO, 0, u32::MAX))
+        );
+        assert_eq!(
+            err(read("alice:100000:4294967296\n", false)),
+            "failed to parse subid map"
+        );
+    }
+
+    #[test]
+    fn splitting_never_wraps() {
+        // A count of 0 overlapped by the single mapping has no id to give: refused, not wrapped
+        // to 4294967295 ids.
+        assert_eq!(
+            add_single_map_range(&[r(0, 100000, 0)], 1000, Some(0)),
+            None
+        );
+        assert_eq!(
+            add_single_map_range(&[r(FROM_ZERO, 100000, 0)], 1000, Some(0)),
+            None
+        );
+        // A range ending at the last id, with and without a single mapping beside it.
+        assert_eq!(
+            add_single_map_range(&[r(0, LAST_ID, 1)], 1000, None),
+            Some(vec![r(0, LAST_ID, 1)])
+        );
+        assert_eq!(
+            add_single_map_range(&[r(1, LAST_ID, 1)], 0, Some(0)),
+            Some(vec![r(0, 0, 1), r(1, LAST_ID, 1)])
+        );
+        // All the ids, the single one cut out (util-linux as root writes the same).
+        assert_eq!(
+            add_single_map_range(&[r(0, 0, u32::MAX)], 0, Some(0)),
+            Some(vec![r(0, 0, 1), r(1, 1, u32::MAX - 1)])
+        );
+        // --map-users=auto with the caller's id the range's last inner id: no piece above it.
+        assert_eq!(
+            add_single_map_range(&[r(FROM_ZERO, 100000, 65536)], 1000, Some(65535)),
+            Some(vec![r(65535, 1000, 1), r(0, 100000, 65535)])
+        );
+        // ... and with the caller's id inside a range that reaches the last id.
+        assert_eq!(
+            add_single_map_range(&[r(FROM_ZERO, 4294901759, 65536)], 1000, Some(1000)),
+            Some(vec![
+                r(1000, 1000, 1),
+                r(0, 4294901759, 1000),
+                r(1001, 4294902759, 64535)
+            ])
+        );
+        // Ranges that were never checked: pieces past the last id, or past u32::MAX, are
+        // refused rather than wrapped.
+        assert_eq!(
+            add_single_map_range(&[r(4294967290, 100000, 10)], 1000, Some(0)),
+            None
+        );
+        assert_eq!(
+            add_single_map_range(&[r(0, 4294967290, 10)], 1000, None),
+            None
+        );
+        assert_eq!(
+            add_single_map_range(&[r(0, u32::MAX, 5)], 7, Some(100)),
+            None
+        );
+        // A single inner of 4294967295 is util-linux's -1: no single mapping.
+        assert_eq!(
+            add_single_map_range(&[r(1, 100000, 10)], 1000, Some(u32::MAX)),
+            Some(vec![r(1, 100000, 10)])
         );
     }
 }
