@@ -77,7 +77,7 @@ pub fn exec(argv: &[CString], envp: &[CString], path: &[u8]) -> Error {
     let name = String::from_utf8_lossy(program).into_owned();
     if program.is_empty() {
         return Error::NotFound {
-            program: name,
+            program: "\"\" (an empty command name)".into(),
             path: String::from_utf8_lossy(path).into(),
         };
     }

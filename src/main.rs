@@ -11,6 +11,11 @@ fn main() {
     // Installed as `unshare` or `nsenter`, or called as `sbx unshare ...`: the compatibility
     // tools, dispatched before the sandbox's own command line is parsed.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.is_empty() {
+        // execve(2) with an empty argv: there is no program name to dispatch on.
+        eprintln!("sbx: started without arguments (not even a program name); run it as `sbx ...`");
+        std::process::exit(EXIT_SBX_FAILURE);
+    }
     let argv0 = std::path::Path::new(&args[0])
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
