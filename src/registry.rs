@@ -1,42 +1,67 @@
-//! Named sandboxes: a per-user runtime directory (`$XDG_RUNTIME_DIR/sbx`, else
-//! `/run/user/UID/sbx`, else `/tmp/sbx-UID`; always 0700 and owned by the caller) with one file
-//! per running sandbox. An entry records the monitor's and PID 1's pids with their start times
-//! (so a recycled pid is never taken for the sandbox) and the confinement that `sbx enter`
-//! applies again. Entries of sandboxes that are gone, even after sbx was killed with SIGKILL,
-//! are removed by the next `sbx ps`, `sbx enter` or `--name` that sees them.
+//! Named sandboxes. A sandbox started with `--name NAME` is described by an [`Entry`]: its
+//! processes (with their start times, so a recycled pid is never taken for one of them), the
+//! namespaces to join and the [`Confinement`] that `sbx enter` applies. Nothing a sandbox can
+//! write is trusted for any of it:
+//!
+//! - the entry lives in a sealed memfd (no write, grow, shrink or new seal) that the sandbox's
+//!   monitor, a process on the host, holds open for as long as the sandbox runs;
+//! - the runtime directory (`$XDG_RUNTIME_DIR/sbx`, else `/run/user/UID/sbx`, else
+//!   `/tmp/sbx-UID`; 0700 and the caller's) holds only a pointer per name: the monitor's pid
+//!   and start time and the number of that fd. `sbx enter` and `sbx ps` take the pointer as a
+//!   hint and verify it: the monitor must be alive, in the caller's user namespace (no sandbox
+//!   is), run the same sbx binary, and the fd must be a sealed memfd whose entry names that
+//!   same monitor. A rewritten pointer finds nothing, never another confinement;
+//! - pointer files are written to a fresh name (O_EXCL, never through a symlink) and renamed
+//!   into place; a reservation appears whole or not at all (renameat2 RENAME_NOREPLACE);
+//! - stale pointers are removed only by an sbx in the monitor's own PID namespace, where a
+//!   dead monitor is really dead (`sbx ps` inside a sandbox sees no host pids and removes
+//!   nothing).
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::confine::landlock::LandlockPlan;
+use crate::confine::Confinement;
 use crate::error::{Error, Result};
 
 /// What `sbx enter` needs to join and confine like the sandbox.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Entry {
     pub name: String,
     pub monitor_pid: i32,
     pub monitor_start: u64,
+    /// The keeper: in all of the sandbox's namespaces but the PID one (whose
+    /// pid_for_children it has), and, unlike PID 1, open to its owner's /proc/PID/ns.
+    pub keeper_pid: i32,
+    pub keeper_start: u64,
     pub init_pid: i32,
     pub init_start: u64,
-    /// The keeper: in all of the sandbox's namespaces but the PID one (whose pid_for_children
-    /// it has), and, unlike PID 1, open to its owner's /proc/PID/ns.
-    pub keeper_pid: i32,
     pub policy: String,
     pub command: Vec<String>,
     /// Seconds since the epoch.
     pub started: u64,
-    pub workdir: String,
+    /// Where an entered command starts (/ when that is not in the sandbox).
+    pub workdir: PathBuf,
     pub env: Vec<String>,
-    pub keep_caps: u64,
-    pub umask: Option<u32>,
-    pub limits: Vec<(String, u64)>,
-    pub landlock: LandlockPlan,
-    /// The seccomp program as (code, jt, jf, k) instructions.
-    pub seccomp: Option<Vec<(u16, u8, u8, u32)>>,
+    /// Every namespace `sbx enter` must join (names of /proc/PID/ns files).
+    pub namespaces: Vec<String>,
+    pub confinement: Confinement,
+}
+
+/// The file of a name in the runtime directory: where to find the entry. Untrusted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pointer {
+    monitor_pid: i32,
+    monitor_start: u64,
+    /// The inode of the monitor's PID namespace: only an sbx in it may judge it dead.
+    pidns: u64,
+    /// The monitor's fd of the sealed entry; absent while the sandbox starts.
+    entry_fd: Option<i32>,
 }
 
 fn err(what: String, hint: &str) -> Error {
@@ -105,41 +130,102 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 
 /// The start time of a process (clock ticks since boot, field 22 of /proc/PID/stat).
 pub fn start_time(pid: i32) -> Option<u64> {
+    stat_field(pid, 19)
+}
+
+/// The parent of a process (field 4 of /proc/PID/stat).
+fn parent_pid(pid: i32) -> Option<i32> {
+    stat_field(pid, 1).map(|p| p as i32)
+}
+
+fn stat_field(pid: i32, index_after_comm: usize) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    rest.split(' ').nth(index_after_comm)?.parse().ok()
 }
 
 /// Whether the process `pid` is the one that started at `start`.
 pub fn alive(pid: i32, start: u64) -> bool {
-    start_time(pid) == Some(start)
+    pid > 0 && start_time(pid) == Some(start)
+}
+
+/// The inode of a namespace of a process (`self` or a pid).
+fn ns_inode(pid: &str, ns: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{pid}/ns/{ns}"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 fn entry_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.toml"))
 }
 
-/// Reserves `name` for the monitor `pid`: fails when a live sandbox has it; a stale entry is
-/// removed first.
+/// Writes `text` to a fresh file beside `path` (O_EXCL, so never through a planted symlink)
+/// and renames it over `path`, or (with `no_replace`) only where nothing is yet.
+fn write_into_place(path: &Path, text: &str, no_replace: bool) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(
+        ".{}.{}.{nanos}.tmp",
+        path.file_name().map_or("x".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)?;
+    let written = f.write_all(text.as_bytes());
+    drop(f);
+    let renamed = written.and_then(|_| {
+        let flags = if no_replace {
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE
+        } else {
+            nix::fcntl::RenameFlags::empty()
+        };
+        nix::fcntl::renameat2(None, &tmp, None, path, flags).map_err(std::io::Error::from)
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
+}
+
+/// Reads a pointer file (never through a symlink, at most 4 KiB).
+fn read_pointer(path: &Path) -> Option<Pointer> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(4096).read_to_string(&mut text).ok()?;
+    toml::from_str(&text).ok()
+}
+
+/// Reserves `name` for the monitor `pid`: fails when a live sandbox has it; a stale pointer
+/// (whose monitor is gone, judged in its own PID namespace) is removed first.
 pub fn reserve(dir: &Path, name: &str, monitor_pid: i32) -> Result<PathBuf> {
     let path = entry_path(dir, name);
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                let start = start_time(monitor_pid).unwrap_or(0);
-                let _ = writeln!(
-                    f,
-                    "# reserved\nmonitor_pid = {monitor_pid}\nmonitor_start = {start}"
-                );
-                return Ok(path);
-            }
+    let pointer = Pointer {
+        monitor_pid,
+        monitor_start: start_time(monitor_pid).unwrap_or(0),
+        pidns: ns_inode("self", "pid").unwrap_or(0),
+        entry_fd: None,
+    };
+    let text = toml::to_string(&pointer)
+        .map_err(|e| err(format!("cannot encode the reservation: {e}"), ""))?;
+    for _ in 0..3 {
+        match write_into_place(&path, &text, true) {
+            Ok(()) => return Ok(path),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if is_live(&path) {
+                if !stale(&path) {
                     return Err(err(
                         format!("a sandbox named {name:?} is already running"),
                         "choose another --name, or `sbx ps` to see the running ones",
@@ -161,41 +247,121 @@ pub fn reserve(dir: &Path, name: &str, monitor_pid: i32) -> Result<PathBuf> {
     ))
 }
 
-/// Whether the entry (or reservation) at `path` belongs to a live monitor.
-fn is_live(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    #[derive(Deserialize)]
-    struct Head {
-        monitor_pid: i32,
-        monitor_start: u64,
+/// Whether the pointer at `path` can be removed: unreadable garbage, or a monitor that is gone
+/// as seen from the monitor's own PID namespace.
+fn stale(path: &Path) -> bool {
+    match read_pointer(path) {
+        None => std::fs::symlink_metadata(path).is_ok(),
+        Some(p) => {
+            p.pidns == ns_inode("self", "pid").unwrap_or(u64::MAX)
+                && !alive(p.monitor_pid, p.monitor_start)
+        }
     }
-    toml::from_str::<Head>(&text).is_ok_and(|h| alive(h.monitor_pid, h.monitor_start))
 }
 
-/// Writes the full entry over the reservation (atomically, by rename).
-pub fn publish(path: &Path, entry: &Entry) -> Result<()> {
+/// An entry as the monitor keeps it: a sealed memfd. Keep it alive as long as the sandbox.
+pub struct Published {
+    _memfd: OwnedFd,
+}
+
+/// Seals the entry into a memfd of this (the monitor's) process and points the reservation
+/// at it.
+pub fn publish(path: &Path, entry: &Entry) -> Result<Published> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
     let text = toml::to_string(entry)
         .map_err(|e| err(format!("cannot encode the sandbox entry: {e}"), ""))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            err(
-                format!("cannot write {}: {e}", path.display()),
-                "check the runtime directory",
-            )
-        })
+    let fail = |e: nix::errno::Errno| err(format!("cannot keep the sandbox entry: {e}"), "");
+    let memfd = memfd_create(
+        c"sbx-entry",
+        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+    )
+    .map_err(fail)?;
+    crate::sys::linux::write_all_raw(memfd.as_raw_fd(), text.as_bytes()).map_err(fail)?;
+    fcntl(
+        memfd.as_raw_fd(),
+        FcntlArg::F_ADD_SEALS(
+            SealFlag::F_SEAL_WRITE
+                | SealFlag::F_SEAL_GROW
+                | SealFlag::F_SEAL_SHRINK
+                | SealFlag::F_SEAL_SEAL,
+        ),
+    )
+    .map_err(fail)?;
+    let pointer = Pointer {
+        monitor_pid: entry.monitor_pid,
+        monitor_start: entry.monitor_start,
+        pidns: ns_inode("self", "pid").unwrap_or(0),
+        entry_fd: Some(memfd.as_raw_fd()),
+    };
+    let text = toml::to_string(&pointer)
+        .map_err(|e| err(format!("cannot encode the pointer: {e}"), ""))?;
+    write_into_place(path, &text, false).map_err(|e| {
+        err(
+            format!("cannot write {}: {e}", path.display()),
+            "check the runtime directory",
+        )
+    })?;
+    Ok(Published { _memfd: memfd })
 }
 
-/// The live entries, removing the stale ones.
+/// Why the entry a pointer leads to cannot be trusted, or the entry.
+fn verify(pointer: &Pointer) -> Result<Entry, String> {
+    let pid = pointer.monitor_pid;
+    if !alive(pid, pointer.monitor_start) {
+        return Err("its sbx is no longer running".into());
+    }
+    if ns_inode(&pid.to_string(), "user") != ns_inode("self", "user") {
+        return Err(format!(
+            "process {pid} is not in your user namespace (a sandbox's process is never a monitor)"
+        ));
+    }
+    let exe = |p: &str| {
+        std::fs::metadata(format!("/proc/{p}/exe"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    if exe(&pid.to_string()).is_none() || exe(&pid.to_string()) != exe("self") {
+        return Err(format!(
+            "process {pid} does not run this sbx binary (was sbx upgraded? restart the sandbox)"
+        ));
+    }
+    let fd = pointer.entry_fd.ok_or("it is still starting")?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(format!("/proc/{pid}/fd/{fd}"))
+        .map_err(|e| format!("cannot open its entry: {e}"))?;
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    let seals = fcntl(file.as_raw_fd(), FcntlArg::F_GET_SEALS)
+        .map(SealFlag::from_bits_truncate)
+        .map_err(|_| "its entry is not a sealed memfd".to_string())?;
+    let needed = SealFlag::F_SEAL_WRITE
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_SEAL;
+    if !seals.contains(needed) {
+        return Err("its entry is not sealed".into());
+    }
+    let mut text = String::new();
+    file.take(1 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read its entry: {e}"))?;
+    let entry: Entry = toml::from_str(&text).map_err(|e| format!("its entry: {e}"))?;
+    if entry.monitor_pid != pid || entry.monitor_start != pointer.monitor_start {
+        return Err("its entry belongs to another sbx".into());
+    }
+    if !alive(entry.keeper_pid, entry.keeper_start) || parent_pid(entry.keeper_pid) != Some(pid) {
+        return Err("its keeper process is gone".into());
+    }
+    if !alive(entry.init_pid, entry.init_start) {
+        return Err("its PID 1 is gone".into());
+    }
+    Ok(entry)
+}
+
+/// The verified entries of running sandboxes; stale pointers are removed (see the module
+/// documentation), others that fail verification are left alone and reported with -v only.
 pub fn live_entries(dir: &Path) -> Vec<Entry> {
     let Ok(read) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -203,28 +369,51 @@ pub fn live_entries(dir: &Path) -> Vec<Entry> {
     let mut out = Vec::new();
     for e in read.flatten() {
         let path = e.path();
-        if path.extension().is_none_or(|x| x != "toml") {
+        let is_pointer = path.extension().is_some_and(|x| x == "toml")
+            && !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if !is_pointer {
             continue;
         }
-        let entry = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| toml::from_str::<Entry>(&t).ok());
-        match entry {
-            Some(entry)
-                if alive(entry.monitor_pid, entry.monitor_start)
-                    && alive(entry.init_pid, entry.init_start) =>
-            {
-                out.push(entry)
-            }
-            // A reservation of a sandbox still starting is left alone.
-            None if is_live(&path) => {}
-            _ => {
+        let name = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match read_pointer(&path).map(|p| verify(&p)) {
+            Some(Ok(entry)) if entry.name == name => out.push(entry),
+            _ if stale(&path) => {
                 let _ = std::fs::remove_file(&path);
             }
+            _ => {}
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// The verified entry of the sandbox `name`, or why there is none.
+pub fn find(dir: &Path, name: &str) -> Result<Entry> {
+    let path = entry_path(dir, name);
+    let pointer = read_pointer(&path).ok_or_else(|| {
+        err(
+            format!("no running sandbox named {name:?}"),
+            "`sbx ps` lists your running sandboxes",
+        )
+    })?;
+    let entry = verify(&pointer).map_err(|why| {
+        err(
+            format!("the sandbox named {name:?} cannot be entered: {why}"),
+            "`sbx ps` lists your running sandboxes",
+        )
+    })?;
+    if entry.name != name {
+        return Err(err(
+            format!("the entry for {name:?} names another sandbox"),
+            "`sbx ps` lists your running sandboxes",
+        ));
+    }
+    Ok(entry)
 }
 
 /// `sbx ps`.
@@ -274,6 +463,13 @@ pub fn format_time(secs: u64) -> String {
 mod tests {
     use super::*;
 
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sbx-reg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
     #[test]
     fn names_are_checked() {
         assert!(validate_name("b1").is_ok());
@@ -299,8 +495,7 @@ mod tests {
 
     #[test]
     fn the_runtime_dir_must_be_private() {
-        let base = std::env::temp_dir().join(format!("sbx-rt-{}", std::process::id()));
-        std::fs::create_dir_all(&base).unwrap();
+        let base = tmpdir("rt");
         let uid = nix::unistd::getuid().as_raw();
         let dir = runtime_dir(uid, base.to_str()).unwrap();
         assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
@@ -308,5 +503,47 @@ mod tests {
             .unwrap();
         assert!(runtime_dir(uid, base.to_str()).is_err());
         std::fs::remove_dir_all(base).unwrap();
+    }
+
+    #[test]
+    fn a_reservation_is_whole_and_never_follows_a_planted_symlink() {
+        let dir = tmpdir("reserve");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let me = std::process::id() as i32;
+        let path = reserve(&dir, "b", me).unwrap();
+        let p = read_pointer(&path).unwrap();
+        assert_eq!((p.monitor_pid, p.entry_fd), (me, None));
+        // The name is taken while this process lives.
+        assert!(reserve(&dir, "b", me).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        // A planted symlink as the pointer itself is not read through.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        assert!(read_pointer(&path).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_pointer_to_something_else_is_not_an_entry() {
+        let me = std::process::id() as i32;
+        let start = start_time(me).unwrap();
+        let ours = ns_inode("self", "pid").unwrap();
+        // An fd of this process that is not a sealed memfd.
+        let f = std::fs::File::open("/etc/hostname").unwrap();
+        let p = Pointer {
+            monitor_pid: me,
+            monitor_start: start,
+            pidns: ours,
+            entry_fd: Some(f.as_raw_fd()),
+        };
+        let why = verify(&p).unwrap_err();
+        assert!(why.contains("memfd"), "{why}");
+        // A dead or recycled pid.
+        let p = Pointer {
+            monitor_start: start + 1,
+            ..p
+        };
+        assert!(verify(&p).unwrap_err().contains("no longer running"));
     }
 }

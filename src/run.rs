@@ -21,7 +21,6 @@ use nix::unistd::Pid;
 
 use crate::confine::caps;
 use crate::error::{Error, Result};
-use crate::exec;
 use crate::idmap::subid::IdKind;
 use crate::ns::net::NetMode;
 use crate::ns::{self, pid, Ns};
@@ -120,8 +119,13 @@ pub fn run(plan: &Plan) -> Result<i32> {
     let init = report
         .get(..4)
         .map(|b| Pid::from_raw(i32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+    // The entry that `sbx enter` trusts lives sealed in this process, not in the registry.
+    let mut _published = None;
     if let (Some(init), Some(path)) = (init, &registration) {
-        crate::registry::publish(path, &entry_for(plan, init, keeper))?;
+        _published = Some(crate::registry::publish(
+            path,
+            &entry_for(plan, init, keeper),
+        )?);
     }
     let namespaces = String::from_utf8_lossy(report.get(4..).unwrap_or_default()).into_owned();
     supervise_to_end(plan, &mut sfd, keeper, init, &namespaces)
@@ -255,17 +259,19 @@ impl Drop for Unregister {
 fn entry_for(plan: &Plan, init: Pid, keeper: Pid) -> crate::registry::Entry {
     let monitor = std::process::id() as i32;
     let workdir = match &plan.workdir {
-        Workdir::Explicit(d) => d.display().to_string(),
-        Workdir::Inherited(Some(d)) => d.display().to_string(),
+        Workdir::Explicit(d) => d.clone(),
+        Workdir::Inherited(Some(d)) => d.clone(),
         Workdir::Inherited(None) => "/".into(),
     };
+    let start = |pid: i32| crate::registry::start_time(pid).unwrap_or(0);
     crate::registry::Entry {
         name: plan.name.as_ref().map(|n| n.0.clone()).unwrap_or_default(),
         monitor_pid: monitor,
-        monitor_start: crate::registry::start_time(monitor).unwrap_or(0),
-        init_pid: init.as_raw(),
-        init_start: crate::registry::start_time(init.as_raw()).unwrap_or(0),
+        monitor_start: start(monitor),
         keeper_pid: keeper.as_raw(),
+        keeper_start: start(keeper.as_raw()),
+        init_pid: init.as_raw(),
+        init_start: start(init.as_raw()),
         policy: plan.policy.clone(),
         command: plan
             .argv
@@ -281,56 +287,126 @@ fn entry_for(plan: &Plan, init: Pid, keeper: Pid) -> crate::registry::Entry {
             .iter()
             .map(|e| e.to_string_lossy().into_owned())
             .collect(),
-        keep_caps: plan.keep_caps,
-        umask: plan.umask,
-        limits: plan
-            .limits
+        namespaces: plan
+            .namespaces
             .iter()
-            .map(|(r, v)| (crate::confine::limits::name(*r).to_string(), *v))
+            .map(|ns| ns.proc_name().to_string())
             .collect(),
-        landlock: plan.landlock.clone(),
-        seccomp: plan
-            .seccomp
-            .as_ref()
-            .map(|p| p.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()),
+        confinement: plan.confinement.clone(),
     }
 }
 
 /// --persist DIR: bind-mount the sandbox's namespace files into DIR (real root only; the PID
 /// namespace cannot outlive its processes), with the confinement for `sbx enter DIR`. Done
 /// from the keeper's namespaces while it waits, so a command that ends at once loses nothing.
+/// Every file is created afresh (O_EXCL, never through a symlink) and bound through its fd;
+/// when one step fails, what was done before is undone.
 fn persist_namespaces(dir: &std::path::Path, keeper: Pid, plan: &Plan) -> Result<()> {
-    for ns in plan.namespaces.iter().filter(|ns| *ns != Ns::Pid) {
-        let target = dir.join(ns.proc_name());
+    let fail = |what: String, hint: &str| Error::Registry {
+        what,
+        hint: hint.to_string(),
+    };
+    let cdir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| fail(format!("{}: a NUL byte in the path", dir.display()), ""))?;
+    let dirfd = linux::openat2(
+        libc::AT_FDCWD,
+        &cdir,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        0,
+        0,
+    )
+    .map_err(|e| {
+        fail(
+            format!("cannot open {}: {e}", dir.display()),
+            "--persist needs a directory (not a symlink)",
+        )
+    })?;
+    let create = |name: &str| {
+        let cname = std::ffi::CString::new(name).unwrap_or_default();
+        linux::openat2(
+            dirfd.as_raw_fd(),
+            &cname,
+            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
+            0o600,
+            linux::RESOLVE_BENEATH | linux::RESOLVE_NO_SYMLINKS,
+        )
+    };
+    let mut done: Vec<(String, std::os::fd::OwnedFd, bool)> = Vec::new();
+    let undo = |done: &mut Vec<(String, std::os::fd::OwnedFd, bool)>| {
+        for (name, fd, mounted) in done.drain(..).rev() {
+            if mounted {
+                let _ = nix::mount::umount2(
+                    format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str(),
+                    nix::mount::MntFlags::MNT_DETACH,
+                );
+            }
+            drop(fd);
+            let _ = nix::unistd::unlinkat(
+                Some(dirfd.as_raw_fd()),
+                name.as_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    };
+    let names: Vec<Ns> = plan.namespaces.iter().filter(|ns| *ns != Ns::Pid).collect();
+    for ns in names {
+        let name = ns.proc_name();
         let file = if ns == Ns::Time {
             "time_for_children"
         } else {
-            ns.proc_name()
+            name
         };
+        let fd = match create(name) {
+            Ok(fd) => fd,
+            Err(e) => {
+                undo(&mut done);
+                return Err(fail(
+                    format!("cannot create {}/{name}: {e}", dir.display()),
+                    "--persist needs an empty directory of yours",
+                ));
+            }
+        };
+        done.push((name.to_string(), fd, false));
         let src = format!("/proc/{}/ns/{file}", keeper.as_raw());
-        std::fs::File::create(&target).map_err(|e| Error::Registry {
-            what: format!("cannot create {}: {e}", target.display()),
-            hint: "--persist needs a writable directory".into(),
-        })?;
-        nix::mount::mount(
+        let target = format!(
+            "/proc/self/fd/{}",
+            done.last().map_or(-1, |d| d.1.as_raw_fd())
+        );
+        if let Err(errno) = nix::mount::mount(
             Some(src.as_str()),
-            &target,
+            target.as_str(),
             None::<&str>,
             nix::mount::MsFlags::MS_BIND,
             None::<&str>,
-        )
-        .map_err(|errno| Error::Mount {
-            op: "bind the namespace file on",
-            target: target.clone(),
-            errno,
-            hint: "--persist needs real root".into(),
-        })?;
+        ) {
+            undo(&mut done);
+            return Err(Error::Mount {
+                op: "bind the namespace file on",
+                target: dir.join(name),
+                errno,
+                hint: "--persist needs real root".into(),
+            });
+        }
+        if let Some(last) = done.last_mut() {
+            last.2 = true;
+        }
     }
-    let text = toml::to_string(&entry_for(plan, keeper, keeper)).unwrap_or_default();
-    std::fs::write(dir.join("sbx.toml"), text).map_err(|e| Error::Registry {
-        what: format!("cannot write {}/sbx.toml: {e}", dir.display()),
-        hint: String::new(),
-    })
+    let mut entry = entry_for(plan, keeper, keeper);
+    entry.namespaces.retain(|n| n != "pid");
+    let text = toml::to_string(&entry).unwrap_or_default();
+    let written = create("sbx.toml")
+        .map_err(|e| e.to_string())
+        .and_then(|fd| {
+            linux::write_all_raw(fd.as_raw_fd(), text.as_bytes()).map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        undo(&mut done);
+        return Err(fail(
+            format!("cannot write {}/sbx.toml: {e}", dir.display()),
+            "--persist needs an empty directory of yours",
+        ));
+    }
+    Ok(())
 }
 
 /// Prints an error the way every sbx process does, and returns its exit status.
@@ -486,71 +562,6 @@ fn report_discarded(plan: &Plan, discarded: &ns::mount::Discarded) {
     );
 }
 
-/// Step 4, in the process that becomes the command: session, working directory, capabilities
-/// and no_new_privs.
-pub fn confine(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
-    if plan.new_session {
-        sys.setsid()
-            .map_err(Error::process("create a new session"))?;
-    }
-    enter_workdir(sys, plan)?;
-    step!(plan, "landlock ({:?})", plan.landlock.mode);
-    for note in sys.landlock_restrict(&plan.landlock)? {
-        step!(plan, "{note}");
-    }
-    if !plan.limits.is_empty() {
-        step!(plan, "resource limits {:?}", plan.limits);
-        sys.set_rlimits(&plan.limits)?;
-    }
-    step!(
-        plan,
-        "drop capabilities (keeping {:#x}), set no_new_privs",
-        plan.keep_caps
-    );
-    caps::drop_capabilities(sys, plan.keep_caps)?;
-    caps::set_no_new_privs(sys)?;
-    if let Some(mask) = plan.umask {
-        sys.umask(mask);
-    }
-    Ok(())
-}
-
-/// The last step before exec: the seccomp filter.
-pub fn install_seccomp(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
-    if let Some(program) = &plan.seccomp {
-        step!(plan, "seccomp filter ({} instructions)", program.len());
-        sys.install_seccomp(program)?;
-    }
-    Ok(())
-}
-
-fn enter_workdir(sys: &mut impl Sys, plan: &Plan) -> Result<()> {
-    match &plan.workdir {
-        Workdir::Explicit(dir) => sys.chdir(dir).map_err(|errno| Error::Chdir {
-            path: dir.clone(),
-            errno,
-            hint: "--chdir names a directory inside the sandbox; check that it exists there",
-        }),
-        Workdir::Inherited(cwd) => {
-            if let Some(dir) = cwd {
-                if sys.chdir(dir).is_ok() {
-                    return Ok(());
-                }
-                step!(
-                    plan,
-                    "{} is not in the sandbox; starting in /",
-                    dir.display()
-                );
-            }
-            sys.chdir("/".as_ref()).map_err(|errno| Error::Chdir {
-                path: "/".into(),
-                errno,
-                hint: "the sandbox's root is not accessible",
-            })
-        }
-    }
-}
-
 /// PID 1 of the sandbox.
 fn init(plan: &Plan, keeper: &OwnedFd) -> Result<i32> {
     pid::die_with_parent(keeper)?;
@@ -593,24 +604,14 @@ fn init(plan: &Plan, keeper: &OwnedFd) -> Result<i32> {
 
 /// Confines this process and executes the command; returns only on failure.
 fn exec_command(sys: &mut impl Sys, plan: &Plan) -> Error {
-    if let Err(e) = pid::unblock_all_signals() {
-        return e;
-    }
-    linux::restore_sigpipe();
-    if let Err(e) = confine(sys, plan) {
-        return e;
-    }
-    if let Err(errno) = linux::close_range_from(3, false) {
-        return Error::Process {
-            what: "close inherited file descriptors",
-            errno,
-        };
-    }
-    if let Err(e) = install_seccomp(sys, plan) {
-        return e;
-    }
-    step!(plan, "exec {:?}", plan.argv[0]);
-    exec::exec(&plan.argv, &plan.envp, exec::path_of(&plan.envp))
+    crate::confine::confine_and_exec(
+        sys,
+        &plan.confinement,
+        &plan.workdir,
+        &plan.argv,
+        &plan.envp,
+        plan.verbose,
+    )
 }
 
 /// Closes every fd above 2 except `keep`.
@@ -678,8 +679,8 @@ mod tests {
     fn whole_setup(sys: &mut Fake, plan: &Plan) {
         enter_namespaces(sys, plan, &mut || Ok(())).unwrap();
         build_sandbox(sys, plan).unwrap();
-        confine(sys, plan).unwrap();
-        install_seccomp(sys, plan).unwrap();
+        crate::confine::confine(sys, &plan.confinement, &plan.workdir, false).unwrap();
+        crate::confine::install_seccomp(sys, &plan.confinement, false).unwrap();
     }
 
     #[test]
@@ -707,7 +708,10 @@ mod tests {
                 "capset(0x0, 0x0, 0x0)",
                 "cap_ambient_clear_all",
                 "set_no_new_privs",
-                &format!("seccomp({} instructions)", p.seccomp.as_ref().unwrap().len()),
+                &format!(
+                    "seccomp({} instructions)",
+                    p.confinement.seccomp.as_ref().unwrap().len()
+                ),
             ]
         );
     }
@@ -771,13 +775,13 @@ mod tests {
         sys.failures
             .push(("chdir(/w/p)".into(), nix::errno::Errno::ENOENT));
         let p = plan(&["true"]);
-        enter_workdir(&mut sys, &p).unwrap();
+        crate::confine::enter_workdir(&mut sys, &p.workdir, false).unwrap();
         assert_eq!(sys.calls, vec!["chdir(/w/p)", "chdir(/)"]);
         let mut sys = Fake::new();
         sys.failures
             .push(("chdir(/nope)".into(), nix::errno::Errno::ENOENT));
         let p = plan(&["--chdir", "/nope", "true"]);
-        let err = enter_workdir(&mut sys, &p).unwrap_err();
+        let err = crate::confine::enter_workdir(&mut sys, &p.workdir, false).unwrap_err();
         assert!(err.to_string().contains("/nope"));
     }
 }

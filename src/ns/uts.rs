@@ -37,7 +37,17 @@ mod tests {
         for good in ["sbx", "build-1", "a.b_c", &"x".repeat(64)] {
             assert!(validate_hostname(good).is_ok(), "{good}");
         }
-        for bad in ["", "a/b", "a\nb", "a b", "-x", ".x", "a\0b", &"x".repeat(65), "h\t"] {
+        for bad in [
+            "",
+            "a/b",
+            "a\nb",
+            "a b",
+            "-x",
+            ".x",
+            "a\0b",
+            &"x".repeat(65),
+            "h\t",
+        ] {
             assert!(validate_hostname(bad).is_err(), "{bad:?}");
         }
     }

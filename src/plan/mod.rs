@@ -13,8 +13,6 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, FromArgMatches};
 
-use nix::sys::resource::Resource;
-
 use crate::cli::Cli;
 use crate::confine::caps::parse_capability;
 use crate::confine::landlock::{LandlockPlan, Mode as LandlockMode, Scope};
@@ -33,14 +31,7 @@ use crate::policy::Policy;
 /// The hostname of a sandbox with its own UTS namespace, unless --hostname says otherwise.
 pub const DEFAULT_HOSTNAME: &str = "sbx";
 
-/// Where the command starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Workdir {
-    /// Asked for with --chdir: failing to enter it is an error.
-    Explicit(PathBuf),
-    /// The caller's directory, when it exists inside; else /.
-    Inherited(Option<PathBuf>),
-}
+pub use crate::confine::{Confinement, Workdir};
 
 /// A validated description of one sandbox.
 #[derive(Debug, Clone)]
@@ -57,15 +48,9 @@ pub struct Plan {
     pub hostname: Option<String>,
     pub view: View,
     pub workdir: Workdir,
-    /// Capabilities kept, as a bit mask over capability numbers.
-    pub keep_caps: u64,
-    pub landlock: LandlockPlan,
-    pub limits: Vec<(Resource, u64)>,
-    /// The compiled seccomp filter, installed last; None when the policy disables it.
-    pub seccomp: Option<Vec<sock_filter>>,
-    pub umask: Option<u32>,
+    /// Landlock, limits, capabilities, seccomp: what confines the command (and `sbx enter`).
+    pub confinement: Confinement,
     pub as_pid_1: bool,
-    pub new_session: bool,
     /// sbx (and so the sandbox) dies when the process that started it dies.
     pub die_with_parent: bool,
     pub json_status_fd: Option<i32>,
@@ -441,9 +426,28 @@ impl Plan {
                     dir.display()
                 )));
             }
-            if !dir.is_dir() {
+            use std::os::unix::fs::MetadataExt;
+            match std::fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() && m.uid() == caller.uid && m.mode() & 0o022 == 0 => {}
+                _ => {
+                    return Err(usage(format!(
+                        "--persist {}: not a directory of yours that only you can write (its sbx.toml is what `sbx enter` will trust)",
+                        dir.display()
+                    )))
+                }
+            }
+            let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            let writable_inside = view.ops.iter().any(|op| match op {
+                FsOp::Bind {
+                    src,
+                    kind: BindKind::ReadWrite | BindKind::Dev,
+                    ..
+                } => real.starts_with(std::fs::canonicalize(src).unwrap_or_else(|_| src.clone())),
+                _ => false,
+            });
+            if writable_inside {
                 return Err(usage(format!(
-                    "--persist {}: not a directory",
+                    "--persist {}: the sandbox could write it (it is under one of its read-write binds); choose a directory outside them",
                     dir.display()
                 )));
             }
@@ -465,13 +469,16 @@ impl Plan {
             namespaces,
             hostname,
             workdir,
-            keep_caps,
-            landlock,
-            limits,
-            seccomp,
-            umask,
+            confinement: Confinement {
+                new_session: cli.new_session || flag(&policy.new_session, false),
+                nested_userns: keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0,
+                landlock,
+                limits,
+                keep_caps,
+                umask,
+                seccomp,
+            },
             as_pid_1: cli.as_pid_1 || flag(&policy.as_pid_1, false),
-            new_session: cli.new_session || flag(&policy.new_session, false),
             die_with_parent: flag(&policy.die_with_parent, false),
             json_status_fd: cli.json_status_fd,
             verbose: cli.verbose,
@@ -860,7 +867,7 @@ mod tests {
         assert!(!p.namespaces.contains(Ns::Time));
         assert_eq!(p.argv, vec![CString::new("/bin/bash").unwrap()]);
         assert_eq!(p.hostname.as_deref(), Some("sbx"));
-        assert_eq!(p.keep_caps, 0);
+        assert_eq!(p.confinement.keep_caps, 0);
         assert_eq!(p.workdir, Workdir::Inherited(Some("/home/u/p".into())));
     }
 

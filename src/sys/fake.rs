@@ -104,6 +104,9 @@ impl Sys for Fake {
     fn setsid(&mut self) -> Result<(), Errno> {
         self.record("setsid".into())
     }
+    fn set_dumpable(&mut self, on: bool) -> Result<(), Errno> {
+        self.record(format!("set_dumpable({on})"))
+    }
     fn landlock_restrict(
         &mut self,
         plan: &crate::confine::landlock::LandlockPlan,

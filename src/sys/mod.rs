@@ -35,6 +35,9 @@ pub trait Sys {
     fn cap_ambient_raise(&mut self, cap: u32) -> Result<(), Errno>;
     fn set_no_new_privs(&mut self) -> Result<(), Errno>;
     fn setsid(&mut self) -> Result<(), Errno>;
+    /// PR_SET_DUMPABLE: whether other processes of the user may ptrace this one (and whether
+    /// it may write its own /proc files).
+    fn set_dumpable(&mut self, on: bool) -> Result<(), Errno>;
     /// Restricts this process with landlock; returns notes on what was not enforced.
     fn landlock_restrict(
         &mut self,
@@ -125,6 +128,10 @@ impl Sys for Linux {
 
     fn setsid(&mut self) -> Result<(), Errno> {
         nix::unistd::setsid().map(drop)
+    }
+
+    fn set_dumpable(&mut self, on: bool) -> Result<(), Errno> {
+        linux::set_dumpable(on)
     }
 
     fn apply_view(

@@ -194,7 +194,7 @@ fn persist_needs_root_and_keeps_namespaces_for_enter() {
     // later on another CPU can look older (util-linux's unshare --mount=FILE fails the same way).
     let sbx = sbx_bin().to_str().unwrap().to_string();
     let script = format!(
-        "d=$(mktemp -d) && mount -t tmpfs none $d && \
+        "d=$(mktemp -d) && mount -t tmpfs -o mode=0700 none $d && \
          {sbx} --persist $d --hostname kept -- true && \
          {sbx} enter $d -- hostname && umount -R $d"
     );
