@@ -98,7 +98,7 @@ _sbx() {
 
     case "${cmd}" in
         sbx)
-            opts="-r -p -v -h -V --policy --map-root --map-current --map-auto --map-users --map-groups --uid --gid --net --publish --share-net --share-ipc --share-uts --share-pid --share-cgroup --unshare-time --hostname --chdir --setenv --unsetenv --clearenv --cap-add --as-pid-1 --new-session --json-status-fd --name --persist --verbose --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --tmpfs --size --perms --dir --symlink --remount-ro --proc --dev --mqueue --overlay-src --tmp-overlay --overlay --mask --root --propagation --help --version policy unshare nsenter ps enter ns help"
+            opts="-r -p -v -h -V --policy --map-root --map-current --map-auto --map-users --map-groups --uid --gid --net --publish --share-net --share-ipc --share-uts --share-pid --share-cgroup --unshare-time --hostname --chdir --setenv --unsetenv --clearenv --cap-add --as-pid-1 --new-session --json-status-fd --name --persist --verbose --bind --bind-try --ro-bind --ro-bind-try --dev-bind --dev-bind-try --tmpfs --size --perms --dir --symlink --remount-ro --proc --dev --mqueue --overlay-src --tmp-overlay --overlay --mask --allow-home-write --unprotect --root --propagation --help --version policy unshare nsenter ps enter ns help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,6 +241,10 @@ _sbx() {
                     return 0
                     ;;
                 --mask)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unprotect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sbx_global_optspecs
-    string join \n policy= r/map-root map-current map-auto map-users= map-groups= uid= gid= net= p/publish= share-net share-ipc share-uts share-pid share-cgroup unshare-time hostname= chdir= setenv= unsetenv= clearenv cap-add= as-pid-1 new-session json-status-fd= name= persist= v/verbose bind= bind-try= ro-bind= ro-bind-try= dev-bind= dev-bind-try= tmpfs= size= perms= dir= symlink= remount-ro= proc= dev= mqueue= overlay-src= tmp-overlay= overlay= mask= root= propagation= h/help V/version
+    string join \n policy= r/map-root map-current map-auto map-users= map-groups= uid= gid= net= p/publish= share-net share-ipc share-uts share-pid share-cgroup unshare-time hostname= chdir= setenv= unsetenv= clearenv cap-add= as-pid-1 new-session json-status-fd= name= persist= v/verbose bind= bind-try= ro-bind= ro-bind-try= dev-bind= dev-bind-try= tmpfs= size= perms= dir= symlink= remount-ro= proc= dev= mqueue= overlay-src= tmp-overlay= overlay= mask= allow-home-write unprotect= root= propagation= h/help V/version
 end
 
 function __fish_sbx_needs_command
@@ -60,6 +60,7 @@ complete -c sbx -n "__fish_sbx_needs_command" -l overlay-src -d 'Add SRC as a lo
 complete -c sbx -n "__fish_sbx_needs_command" -l tmp-overlay -d 'Mount an overlay of the --overlay-src layers on DEST, with writes going to an invisible tmpfs that disappears with the sandbox' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l overlay -d 'Mount an overlay of the --overlay-src layers on DEST, with writes going to RWSRC (WORKDIR is overlayfs\' empty work directory on the same filesystem)' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l mask -d 'Put an empty, unreadable mount over PATH (skipped when PATH does not exist inside)' -r -F
+complete -c sbx -n "__fish_sbx_needs_command" -l unprotect -d 'Make PATH of the project writable although it is protected (see PROTECTED PATHS in the description; e.g. `--unprotect .git/hooks` for `pre-commit install`). Repeatable' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l root -d 'Start the view from the root tree DIR (e.g. a debootstrap\'d system) instead of an empty tmpfs; without other filesystem options, /dev, /proc and /tmp are mounted where DIR has them' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l propagation -d 'Mount propagation of the sandbox\'s tree, as unshare(1) means it. The default, private, keeps every mount made inside from reaching the host' -r -f -a "private\t'Nothing propagates in either direction'
 slave\t'Mounts from the host propagate in; nothing propagates out'
@@ -78,6 +79,7 @@ complete -c sbx -n "__fish_sbx_needs_command" -l clearenv -d 'Start the command 
 complete -c sbx -n "__fish_sbx_needs_command" -l as-pid-1 -d 'Run the command itself as PID 1 of the new PID namespace, without sbx\'s init. The command then has to reap zombies and handle signals itself'
 complete -c sbx -n "__fish_sbx_needs_command" -l new-session -d 'Call setsid() before executing the command, detaching it from the controlling terminal (which also blocks TIOCSTI input injection into it)'
 complete -c sbx -n "__fish_sbx_needs_command" -s v -l verbose -d 'Print each setup step on standard error'
+complete -c sbx -n "__fish_sbx_needs_command" -l allow-home-write -d 'Allow a read-write bind (or --root, or an overlay\'s upper directory) whose source is /, your home or a directory above it. Refused otherwise, from the command line and from every policy alike: whatever the sandbox writes there, such as ~/.bashrc, runs outside it later. Only the command line can give this; no policy file can'
 complete -c sbx -n "__fish_sbx_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sbx -n "__fish_sbx_needs_command" -s V -l version -d 'Print version'
 complete -c sbx -n "__fish_sbx_needs_command" -a "policy" -d 'List, show and check policies'

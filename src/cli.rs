@@ -24,22 +24,55 @@ use clap::{ArgAction, CommandFactory, Parser};
 ///
 /// THE FILESYSTEM VIEW: without filesystem options the view is safe for untrusted builds: the
 /// host's root read-only; private tmpfs on /tmp, /var/tmp, /run and /dev/shm; a fresh /proc; a
-/// minimal /dev; the caller's home replaced by an empty private directory, into which come back
-/// the current directory (read-write) and the toolchain directories that exist (~/.cargo,
-/// ~/.rustup, ~/.local/bin, ~/.local/lib, ~/.pyenv, ~/.nvm, ~/go, ...) through a copy-on-write
-/// overlay whose writes vanish with the sandbox; secrets under the current directory (~/.ssh,
-/// ~/.gnupg, ~/.aws, ... when it is home itself) are masked. With any filesystem option the view
-/// starts empty and holds only what the options ask for, applied in command-line order (bwrap's
-/// semantics). Every destination is resolved beneath the new root, never through a symlink out
-/// of it, and every mount is attached from a file descriptor.
+/// minimal /dev; the caller's home (from the password database, and a different $HOME too)
+/// replaced by an empty private directory, into which come back the project (read-write) and
+/// the toolchain directories that exist (~/.cargo, ~/.rustup, ~/.local/bin, ~/.local/lib,
+/// ~/.pyenv, ~/.nvm, ~/go, ...) through a copy-on-write overlay whose writes vanish with the
+/// sandbox. With any filesystem option the view starts empty and holds only what the options
+/// ask for, applied in command-line order (bwrap's semantics). Every destination is resolved
+/// beneath the new root, never through a symlink out of it, and every mount is attached from a
+/// file descriptor.
+///
+/// THE PROJECT: the directory the command works on, bound read-write (`${CWD}` in a policy):
+/// --chdir DIR when DIR is a directory of the host, else the current directory. /, your home
+/// and every directory above it, the directories directly under /, /tmp, /var/tmp, /dev/shm
+/// and the runtime directories are never a project: sbx then says so and binds nothing
+/// read-write for it. A deleted current directory is an error. The directories between the
+/// project and the nearest private place are read-only, so a build that writes ../x gets EROFS
+/// instead of losing it; what the command leaves in the private places (home, /var/tmp, /run,
+/// /dev/shm; not /tmp) is discarded, and sbx says at exit how much and where. No read-write
+/// bind, from the command line or a policy, may have /, your home or a directory above it as
+/// its source unless the command line says --allow-home-write.
+///
+/// SECRETS: every view masks, after all its other mounts, the @secrets set under every home
+/// (~/.ssh, ~/.gnupg, ~/.netrc, ~/.pgpass, ~/.npmrc, ~/.pypirc, ~/.git-credentials,
+/// ~/.config/gh, ~/.vault-token, ~/.aws, ~/.azure, ~/.config/gcloud, ~/.kube,
+/// ~/.docker/config.json, ~/.cargo/credentials*, ~/.password-store, ~/.local/share/keyrings,
+/// browser profiles, shell histories and more: `sbx policy show default` lists them all), the
+/// runtime directories ($XDG_RUNTIME_DIR, /run/user/UID) and the sockets SSH_AUTH_SOCK and
+/// DBUS_SESSION_BUS_ADDRESS name. A policy adds to @secrets with filesystem.secrets or takes one
+/// out with "!PATH"; a secret given as the source of a command-line bind is not masked.
+///
+/// PROTECTED PATHS: inside the project, the files that tools on the host run or obey without
+/// asking stay read-only (the @protect set: .git/config, .git/hooks, .git/modules/*/config and
+/// hooks, a .git file, core.hooksPath, .pre-commit-config.yaml, .husky, lefthook.yml, .envrc,
+/// mise.toml, .vscode, .idea). A policy adds to it with filesystem.protect; --unprotect PATH or
+/// "!PATH" makes one writable.
 ///
 /// POLICIES: every sandbox starts from a policy (default: "default"), a TOML file that sets the
 /// namespaces, identity, filesystem view, environment, capabilities, landlock rules, seccomp
 /// filter, resource limits, network mode and process options; see `sbx policy list` and
 /// `sbx policy show NAME`. Command-line options override the policy. Filesystem options given
 /// without --policy make an explicit view (bwrap's semantics); with --policy they add to the
-/// policy's view. Landlock write access follows the policy's landlock.write list, plus the
-/// writable mounts made on the command line.
+/// policy's view. Landlock's read, write and execute are distinct rights: the policy's lists,
+/// plus what each mount of the view needs (read-only binds may be read and run, writable mounts
+/// read and written); a writable mount that no execute path covers is also mounted noexec.
+/// Keeping CAP_SYS_ADMIN runs the command in a nested user namespace with a mount namespace of
+/// its own, where it can mount but never unmount, remount or move the view's mounts.
+///
+/// HOST HELPERS: newuidmap, newgidmap, getsubids and pasta are run from root-owned system
+/// directories (/usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin) or the paths a root-owned
+/// /etc/sbx/helpers.toml names, never from PATH.
 ///
 /// EXIT STATUS: the command's status; 128+N when it was killed by signal N; 125 when sbx itself
 /// fails; 126 when the command exists but cannot be executed; 127 when it is not found.

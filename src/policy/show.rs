@@ -93,6 +93,16 @@ pub fn render(p: &Policy) -> String {
         p.name,
         p.chain.join(", ")
     );
+    if let Some(top) = p.chain.last() {
+        let builtin = format!("<builtin>/{}.toml", p.name);
+        if *top != builtin && super::BUILTIN.iter().any(|(n, _)| *n == p.name) {
+            let _ = writeln!(
+                o.0,
+                "# {top} overrides the built-in policy {:?} for --policy {}; other built-in policies still extend only built-in ones",
+                p.name, p.name
+            );
+        }
+    }
     o.scalar("description", &p.description, |s| q(s));
     let b = |v: &bool| v.to_string();
     let s = |v: &String| q(v);
