@@ -658,7 +658,7 @@ mod tests {
     use crate::sys::fake::Fake;
 
     fn plan(args: &[&str]) -> Plan {
-        plan_in("/w/p", args)
+        plan_in("/tmp/w/p", args)
     }
 
     fn plan_in(cwd: &str, args: &[&str]) -> Plan {
@@ -698,10 +698,10 @@ mod tests {
                 "write(/proc/self/gid_map, \"0 1000 1\\n\")",
                 "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWNET|CLONE_NEWCGROUP)",
                 "mount(None, /, None, MS_REC | MS_PRIVATE, None)",
-                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /w/p, (generated file) /etc/hosts, (generated file) /etc/resolv.conf]",
+                "apply_view[--ro-bind /, --dev /dev, --proc /proc, --tmpfs /tmp, --tmpfs /var/tmp, --tmpfs /run, --bind-try /tmp/w/p, (generated file) /etc/hosts, (generated file) /etc/resolv.conf]",
                 "sethostname(box)",
                 "loopback_up",
-                "chdir(/w/p)",
+                "chdir(/tmp/w/p)",
                 "landlock(BestEffort, 15 rules)",
                 "capbset_drop(0)",
                 "capbset_drop(1)",
@@ -773,10 +773,10 @@ mod tests {
     fn a_missing_working_directory_falls_back_to_root_unless_explicit() {
         let mut sys = Fake::new();
         sys.failures
-            .push(("chdir(/w/p)".into(), nix::errno::Errno::ENOENT));
+            .push(("chdir(/tmp/w/p)".into(), nix::errno::Errno::ENOENT));
         let p = plan(&["true"]);
         crate::confine::enter_workdir(&mut sys, &p.workdir, false).unwrap();
-        assert_eq!(sys.calls, vec!["chdir(/w/p)", "chdir(/)"]);
+        assert_eq!(sys.calls, vec!["chdir(/tmp/w/p)", "chdir(/)"]);
         let mut sys = Fake::new();
         sys.failures
             .push(("chdir(/nope)".into(), nix::errno::Errno::ENOENT));

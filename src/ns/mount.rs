@@ -132,9 +132,11 @@ pub struct View {
     /// The project: the read-write bind with this destination gets read-only parents (a build
     /// that writes `../x` gets EROFS) and its [`View::protect`] paths read-only.
     pub project: Option<PathBuf>,
-    /// Paths relative to the project that stay read-only inside it (`*` matches one
-    /// component; `.git` only when it is a file).
-    pub protect: Vec<String>,
+    /// Paths relative to the project that stay read-only inside it (expanded from the
+    /// policy's patterns when the sandbox was planned).
+    pub protect: Vec<PathBuf>,
+    /// A `.git/hooks` to create (empty) in the project first, so that it can be read-only.
+    pub make_git_hooks: bool,
     /// Destinations of writable mounts made noexec: the policy does not let code run there
     /// (`/` stands for the view's root tmpfs).
     pub noexec: Vec<PathBuf>,
@@ -156,6 +158,7 @@ impl View {
             own_pid_ns,
             project: None,
             protect: Vec::new(),
+            make_git_hooks: false,
             noexec: Vec::new(),
             create: Vec::new(),
             guarded: Vec::new(),
@@ -570,7 +573,7 @@ pub fn apply_view(view: &View) -> Result<Discarded> {
             .map_err(|e| mount_err("make noexec", Path::new("/"), e, "the view's root"))?;
     }
     let mut discarded = Discarded::default();
-    if root_is_tmpfs {
+    if root_is_tmpfs && !view.ops.iter().any(|op| op.dest() == Path::new("/")) {
         discarded.track(Path::new("/"), &new_root);
     }
     let staging = Path::new("/tmp");
@@ -1052,25 +1055,19 @@ impl Builder<'_> {
 
     /// Makes the protected paths of the project read-only (those that exist).
     fn protect(&mut self, project: &Path) -> Result<()> {
-        let git = project.join(".git");
-        let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
-        if git_is_dir
-            && self.view.protect.iter().any(|p| p == ".git/hooks")
-            && std::fs::symlink_metadata(git.join("hooks")).is_err()
-        {
-            // Without it, a sandbox could create .git/hooks and fill it: make it, empty, on
-            // the host (git makes it too), so that it can be read-only here.
-            let _ = std::fs::create_dir(git.join("hooks"));
-        }
-        let mut paths = Vec::new();
-        for pattern in &self.view.protect {
-            expand_pattern(project, pattern, &mut paths);
-        }
-        for path in paths {
-            if path == git && git_is_dir {
-                continue; // `.git` is protected as a pointer file only
+        if self.view.make_git_hooks {
+            // Without it a sandbox could create .git/hooks and fill it: make it, empty, in the
+            // project (git makes it too), so that it can be read-only here.
+            if let Ok(git) = self.resolve(&project.join(".git")) {
+                let _ = nix::sys::stat::mkdirat(
+                    Some(git.as_raw_fd()),
+                    "hooks",
+                    Mode::from_bits_truncate(0o755),
+                );
             }
-            self.bind_over_itself_ro(&path)?;
+        }
+        for rel in &self.view.protect {
+            self.bind_over_itself_ro(&project.join(rel))?;
         }
         Ok(())
     }
@@ -1391,7 +1388,7 @@ impl Builder<'_> {
 
 /// The host paths under `project` that `pattern` names (`*` matches one whole component;
 /// hidden names included), in a stable order.
-fn expand_pattern(project: &Path, pattern: &str, out: &mut Vec<PathBuf>) {
+pub fn expand_pattern(project: &Path, pattern: &str, out: &mut Vec<PathBuf>) {
     let mut current = vec![project.to_path_buf()];
     for comp in pattern.split('/') {
         let mut next = Vec::new();

@@ -115,6 +115,7 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
         .collect();
     view.ops.extend(cli_ops);
     origins.resize(view.ops.len(), None);
+    split_root_if_needed(&mut view, &mut origins);
 
     check_writable_sources(&view, &origins, &homes, allow_home_write)?;
     view.guarded = if allow_home_write {
@@ -155,21 +156,98 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
             )));
         }
     }
-    view.protect = listed
+    let mut patterns: Vec<String> = listed
         .iter()
         .filter(|p| !unprotect.iter().any(|u| u == *p))
         .map(|p| p.to_string())
         .collect();
-    if let Some(p) = &view.project {
-        if let Some(hooks) = git_hooks_path(p) {
-            if !unprotect.contains(&hooks) && !view.protect.contains(&hooks) {
-                view.protect.push(hooks);
+    if let Some(p) = view.project.clone() {
+        if let Some(hooks) = git_hooks_path(&p) {
+            if !unprotect.contains(&hooks) && !patterns.contains(&hooks) {
+                patterns.push(hooks);
             }
+        }
+        // What the patterns name in the project now (each made read-only in the view).
+        let git = p.join(".git");
+        let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
+        let mut found = Vec::new();
+        for pattern in &patterns {
+            mount::expand_pattern(&p, pattern, &mut found);
+        }
+        view.protect = found
+            .into_iter()
+            .filter(|f| !(git_is_dir && *f == git)) // `.git` only as a pointer file
+            .filter_map(|f| f.strip_prefix(&p).ok().map(Path::to_path_buf))
+            .collect();
+        view.make_git_hooks = git_is_dir
+            && patterns.iter().any(|p| p == ".git/hooks")
+            && std::fs::symlink_metadata(git.join("hooks")).is_err();
+        if view.make_git_hooks {
+            view.protect.push(PathBuf::from(".git/hooks"));
         }
     }
 
     let rules = mount_rules(&mut view, execute);
     Ok((view, rules))
+}
+
+/// The default view binds the host's `/` read-only as one tree, so a later mount whose
+/// top-level directory the host lacks (`/data`) would have nowhere to go: then `/` is bound
+/// entry by entry on the view's own root, where such mount points can be made.
+fn split_root_if_needed(view: &mut View, origins: &mut Vec<Option<&crate::policy::Origin>>) {
+    let whole_root = |op: &FsOp| {
+        matches!(op, FsOp::Bind { src, dest, kind: BindKind::ReadOnly, .. }
+            if src == Path::new("/") && dest == Path::new("/"))
+    };
+    let Some(at) = view.ops.iter().position(whole_root) else {
+        return;
+    };
+    let needs = view.ops[at + 1..].iter().any(|op| {
+        !matches!(
+            op,
+            FsOp::Mask { .. } | FsOp::File { .. } | FsOp::RemountRo { .. }
+        ) && op
+            .dest()
+            .components()
+            .nth(1)
+            .is_some_and(|top| std::fs::symlink_metadata(Path::new("/").join(top)).is_err())
+    });
+    let Ok(entries) = std::fs::read_dir("/") else {
+        return;
+    };
+    if !needs {
+        return;
+    }
+    let replaced = |p: &Path| {
+        view.ops[at + 1..].iter().any(|op| {
+            op.dest() == p
+                && matches!(
+                    op,
+                    FsOp::Tmpfs { .. } | FsOp::Dev { .. } | FsOp::Proc { .. }
+                )
+        })
+    };
+    let mut names: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !replaced(p))
+        .collect();
+    names.sort();
+    let parts: Vec<FsOp> = names
+        .into_iter()
+        .map(|p| match std::fs::read_link(&p) {
+            Ok(target) => FsOp::Symlink { target, dest: p },
+            Err(_) => FsOp::Bind {
+                src: p.clone(),
+                dest: p,
+                kind: BindKind::ReadOnly,
+                optional: true,
+            },
+        })
+        .collect();
+    let n = parts.len();
+    view.ops.splice(at..at + 1, parts);
+    origins.splice(at..at + 1, std::iter::repeat_n(None, n));
 }
 
 /// Whether `path` may exist in the view: something is mounted at or below it, or the mount

@@ -4,6 +4,7 @@ mod confine;
 mod core;
 mod docs;
 mod enter;
+mod failclosed;
 mod fs;
 mod idmap;
 mod net;
