@@ -185,17 +185,31 @@ fn free_port() -> u16 {
 
 #[test]
 fn pasta_errors_name_the_package_and_the_port() {
-    // pasta missing: sbx looks it up on its own PATH.
-    let mut run = Sbx::rootless().args(["--net", "pasta", "--", "true"]);
-    run.cmd.env("PATH", "/nonexistent");
-    let r = run.run();
-    if have("pasta") || in_ci() {
-        assert_eq!(r.code(), 125);
-        assert!(r.stderr().contains("passt"), "{}", r.stderr());
-    }
-    if !pasta_ready() {
+    // pasta missing: sbx never searches PATH for its host helpers, so "missing" means missing
+    // from the system directories: hide /usr/bin/pasta in a mount namespace of the test's own.
+    if !pasta_ready()
+        || !require(
+            is_root(),
+            "running as root",
+            "run the suite as root to hide /usr/bin/pasta in a private mount namespace",
+        )
+    {
         return;
     }
+    let r = Sbx::rootless()
+        .args(["--net", "pasta", "--", "true"])
+        .wrapped(
+            &["unshare", "-m", "--propagation", "private", "sh"],
+            "mount --bind /dev/null /usr/bin/pasta",
+        )
+        .run();
+    assert_eq!(r.code(), 125, "{}", r.stderr());
+    assert!(
+        r.stderr().contains("pasta") && r.stderr().contains("package passt"),
+        "{}",
+        r.stderr()
+    );
+
     let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let r = Sbx::rootless()
@@ -206,6 +220,47 @@ fn pasta_errors_name_the_package_and_the_port() {
     let r = Sbx::rootless().args(["-p", "8080:80", "--", "true"]).run();
     assert_eq!(r.code(), 125);
     assert!(r.stderr().contains("--net pasta"), "{}", r.stderr());
+}
+
+#[test]
+fn a_pasta_planted_on_path_is_never_run() {
+    if !pasta_ready() {
+        return;
+    }
+    let user = unprivileged_user();
+    let dir = TestDir::new(Some(&user));
+    let marker = dir.path.join("planted-pasta-ran");
+    let planted = dir.path.join("pasta");
+    std::fs::write(
+        &planted,
+        format!("#!/bin/sh\ntouch {}\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &planted,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&planted, Some(user.uid), Some(user.gid)).unwrap();
+    let mut sbx = Sbx::rootless().args(["--net", "pasta", "--", "cat", "/proc/net/dev"]);
+    sbx.cmd.env(
+        "PATH",
+        format!("{}:/usr/local/bin:/usr/bin:/bin", dir.path.display()),
+    );
+    let r = sbx.run();
+    assert!(!marker.exists(), "sbx ran the pasta planted on PATH");
+    let out = r.ok();
+    // The real pasta ran: the sandbox has its interface besides lo.
+    let ifaces: Vec<&str> = out
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert!(
+        ifaces.len() == 2 && ifaces.contains(&"lo"),
+        "pasta's interface missing: {ifaces:?}"
+    );
 }
 
 /// Network namespaces of the test's own, each held by a `sleep` (no `ip netns add`, whose
