@@ -4,8 +4,13 @@
 //! - `pasta`: a new namespace connected to the outside by pasta(1) (Debian package `passt`),
 //!   user-mode networking as rootless Podman does it. sbx starts pasta on the sandbox's network
 //!   namespace before the command runs and stops it when the sandbox ends; pasta needs no
-//!   capability on the host. No port of the host reaches the sandbox unless published, and the
-//!   host's loopback services stay out of reach (`-T none -U none --no-map-gw`).
+//!   capability on the host.
+//!
+//! With pasta, no address of the host is reachable from the sandbox unless a port is
+//! published: pasta forwards no port of the host's loopback or of the host (`-T none -U none`,
+//! `--no-map-gw`), and since pasta connects to any other destination from the host's side,
+//! every address the host delivers locally (each interface's, link-local ones included) gets a
+//! `prohibit` rule (ip-rule(8)) in the sandbox's namespace before pasta attaches to it.
 
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
@@ -158,6 +163,30 @@ impl Pasta {
         for p in publish {
             check_port_free(p)?;
         }
+        let pasta_bin = crate::hostbin::find("pasta", "the package passt").map_err(|what| {
+            Error::Network {
+                what: format!("--net pasta needs pasta: {what}"),
+                hint: "install the package passt (Debian/Ubuntu: apt install passt; Fedora: dnf install passt; Arch: pacman -S passt)".into(),
+            }
+        })?;
+
+        // pasta connects to whatever address the sandbox asks for from the host's side, so an
+        // address of the host itself (another interface's, or the link-local one, which no
+        // pasta option maps away) would reach the host's own services. The sandbox's network
+        // refuses every one of them before pasta connects it.
+        let host = host_local_prefixes().map_err(|errno| Error::Network {
+            what: format!("cannot list the host's own addresses (netlink RTM_GETROUTE): {errno}"),
+            hint: "--net pasta needs the host's addresses to keep them out of the sandbox".into(),
+        })?;
+        if verbose {
+            let list: Vec<String> = host.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+            eprintln!(
+                "sbx: prohibit the host's addresses in the sandbox's network: {}",
+                list.join(" ")
+            );
+        }
+        prohibit_in_namespace(pid, &host)?;
+
         let dir = private_dir()?;
         let mut pasta = Pasta { pidfd: None, dir };
         let pid_file = pasta.dir.join("pasta.pid");
@@ -165,12 +194,6 @@ impl Pasta {
         if verbose {
             eprintln!("sbx: pasta {}", args.join(" "));
         }
-        let pasta_bin = crate::hostbin::find("pasta", "the package passt").map_err(|what| {
-            Error::Network {
-                what: format!("--net pasta needs pasta: {what}"),
-                hint: "install the package passt (Debian/Ubuntu: apt install passt; Fedora: dnf install passt; Arch: pacman -S passt)".into(),
-            }
-        })?;
         let out = Command::new(&pasta_bin)
             .args(&args)
             .stdin(Stdio::null())
@@ -283,6 +306,314 @@ fn private_dir() -> Result<PathBuf> {
     })
 }
 
+/// Where the host's addresses are refused in the sandbox: right after the rule that looks up
+/// the local table (priority 0), so that the addresses pasta copies from the host onto the
+/// sandbox's interface stay the sandbox's own, and before the main table.
+pub const HOST_RULE_PRIORITY: u32 = 1;
+
+/// Every prefix the host delivers locally (`local` routes of its local routing table: each
+/// address of each interface, link-local ones included, and the loopback ranges), IPv4 and
+/// IPv6, without duplicates.
+fn host_local_prefixes() -> std::result::Result<Vec<(IpAddr, u8)>, nix::errno::Errno> {
+    let mut sock = rtnl::Socket::open()?;
+    let mut all = Vec::new();
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        let msgs = sock.dump(libc::RTM_GETROUTE, &rtnl::rtmsg(family as u8))?;
+        for (kind, payload) in msgs {
+            if kind != libc::RTM_NEWROUTE {
+                continue;
+            }
+            if let Some(prefix) = rtnl::local_route(&payload) {
+                if !all.contains(&prefix) {
+                    all.push(prefix);
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Adds a `prohibit` rule for each prefix to the network namespace of `pid`, from a child of
+/// sbx that joins that process's user and network namespaces (where it has CAP_NET_ADMIN, as
+/// pasta does). A rule, not a route: a connection to a link-local address carries its
+/// interface, and the kernel then looks only at routes through that interface, so a
+/// `prohibit` route is passed over; the rule is consulted first.
+fn prohibit_in_namespace(pid: Pid, prefixes: &[(IpAddr, u8)]) -> Result<()> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let target = linux::pidfd_open(pid).map_err(Error::process("open a pidfd of the sandbox"))?;
+    let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(Error::process("create a pipe"))?;
+    match linux::fork().map_err(Error::process("fork"))? {
+        linux::Fork::Child => {
+            drop(rx);
+            let code = match enter_and_prohibit(&target, prefixes) {
+                Ok(()) => 0,
+                Err(msg) => {
+                    let _ = linux::write_all_raw(tx.as_raw_fd(), msg.as_bytes());
+                    1
+                }
+            };
+            linux::exit_now(code)
+        }
+        linux::Fork::Parent(child) => {
+            drop(tx);
+            let mut msg = String::new();
+            let _ = std::fs::File::from(rx).read_to_string(&mut msg);
+            let status = crate::ns::pid::wait_for(child)?;
+            if status == nix::sys::wait::WaitStatus::Exited(child, 0) && msg.is_empty() {
+                return Ok(());
+            }
+            if msg.is_empty() {
+                msg = format!("{status:?}");
+            }
+            Err(Error::Network {
+                what: format!("cannot keep the host's addresses out of the sandbox: {msg}"),
+                hint: "--net pasta needs policy routing in the kernel (CONFIG_IP_MULTIPLE_TABLES, CONFIG_IPV6_MULTIPLE_TABLES)".into(),
+            })
+        }
+    }
+}
+
+/// In the child: join the namespaces, add the rules.
+fn enter_and_prohibit(
+    target: &OwnedFd,
+    prefixes: &[(IpAddr, u8)],
+) -> std::result::Result<(), String> {
+    use nix::sched::CloneFlags;
+    nix::sched::setns(target, CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("cannot enter the sandbox's user and network namespaces: {e}"))?;
+    let mut sock = rtnl::Socket::open().map_err(|e| format!("netlink socket: {e}"))?;
+    for &(addr, len) in prefixes {
+        match sock.request(
+            libc::RTM_NEWRULE,
+            &rtnl::prohibit_rule(addr, len, HOST_RULE_PRIORITY),
+        ) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(format!("ip rule add prohibit to {addr}/{len}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Just enough rtnetlink (rtnetlink(7)) to read the host's local routes and add rules.
+mod rtnl {
+    use nix::errno::Errno;
+    use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
+    use std::net::IpAddr;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    const HDR: usize = 16;
+    /// `struct fib_rule_hdr`'s action that answers EACCES (linux/fib_rules.h).
+    const FR_ACT_PROHIBIT: u8 = 8;
+    const FRA_DST: u16 = 1;
+    const FRA_PRIORITY: u16 = 6;
+
+    pub struct Socket {
+        fd: OwnedFd,
+        seq: u32,
+    }
+
+    impl Socket {
+        pub fn open() -> Result<Socket, Errno> {
+            let fd = socket::socket(
+                AddressFamily::Netlink,
+                SockType::Raw,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::NetlinkRoute,
+            )?;
+            Ok(Socket { fd, seq: 0 })
+        }
+
+        fn send(&mut self, kind: u16, flags: u16, payload: &[u8]) -> Result<u32, Errno> {
+            self.seq += 1;
+            let msg = message(kind, flags, self.seq, payload);
+            socket::send(self.fd.as_raw_fd(), &msg, MsgFlags::empty())?;
+            Ok(self.seq)
+        }
+
+        /// Reads replies to `seq` and hands each message (type, payload) to `each` until it
+        /// returns true, or fails with the errno of an error reply.
+        fn replies(
+            &mut self,
+            seq: u32,
+            mut each: impl FnMut(u16, &[u8]) -> Result<bool, Errno>,
+        ) -> Result<(), Errno> {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+                for (kind, msg_seq, payload) in messages(&buf[..n]) {
+                    if msg_seq != seq {
+                        continue;
+                    }
+                    if each(kind, payload)? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+
+        /// A request that changes something; Ok once the kernel acknowledges it.
+        pub fn request(&mut self, kind: u16, payload: &[u8]) -> Result<(), Errno> {
+            let flags =
+                libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE | libc::NLM_F_EXCL;
+            let seq = self.send(kind, flags as u16, payload)?;
+            self.replies(seq, |kind, payload| match error_reply(kind, payload) {
+                Some(0) => Ok(true),
+                Some(errno) => Err(Errno::from_raw(errno)),
+                None => Ok(false),
+            })
+        }
+
+        /// A dump: every message of the reply, as (type, payload).
+        pub fn dump(&mut self, kind: u16, payload: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, Errno> {
+            let seq = self.send(
+                kind,
+                (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16,
+                payload,
+            )?;
+            let mut out = Vec::new();
+            self.replies(seq, |kind, payload| {
+                if kind == libc::NLMSG_DONE as u16 {
+                    return Ok(true);
+                }
+                match error_reply(kind, payload) {
+                    Some(0) => return Ok(true),
+                    Some(errno) => return Err(Errno::from_raw(errno)),
+                    None => {}
+                }
+                out.push((kind, payload.to_vec()));
+                Ok(false)
+            })?;
+            Ok(out)
+        }
+    }
+
+    /// A netlink message: `struct nlmsghdr` (native endian), then the payload.
+    pub fn message(kind: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = (HDR + payload.len()) as u32;
+        let mut m = Vec::with_capacity(len as usize);
+        m.extend_from_slice(&len.to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// The messages in one datagram: (type, sequence number, payload).
+    pub fn messages(mut buf: &[u8]) -> Vec<(u16, u32, &[u8])> {
+        let mut out = Vec::new();
+        while buf.len() >= HDR {
+            let len = u32::from_ne_bytes(buf[0..4].try_into().unwrap()) as usize;
+            if len < HDR || len > buf.len() {
+                break;
+            }
+            let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+            let seq = u32::from_ne_bytes(buf[8..12].try_into().unwrap());
+            out.push((kind, seq, &buf[HDR..len]));
+            buf = &buf[align(len).min(buf.len())..];
+        }
+        out
+    }
+
+    /// For an NLMSG_ERROR message, its errno (0 for an acknowledgement).
+    fn error_reply(kind: u16, payload: &[u8]) -> Option<i32> {
+        if kind != libc::NLMSG_ERROR as u16 {
+            return None;
+        }
+        let code = payload
+            .get(0..4)
+            .map_or(-libc::EPROTO, |b| i32::from_ne_bytes(b.try_into().unwrap()));
+        Some(-code)
+    }
+
+    fn align(len: usize) -> usize {
+        (len + 3) & !3
+    }
+
+    fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+        let len = (4 + data.len()) as u16;
+        out.extend_from_slice(&len.to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(data);
+        out.resize(align(out.len()), 0);
+    }
+
+    fn attrs(mut buf: &[u8]) -> Vec<(u16, &[u8])> {
+        let mut out = Vec::new();
+        while buf.len() >= 4 {
+            let len = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
+            if len < 4 || len > buf.len() {
+                break;
+            }
+            out.push((u16::from_ne_bytes([buf[2], buf[3]]), &buf[4..len]));
+            buf = &buf[align(len).min(buf.len())..];
+        }
+        out
+    }
+
+    fn octets(addr: IpAddr) -> Vec<u8> {
+        match addr {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        }
+    }
+
+    fn family(addr: IpAddr) -> u8 {
+        match addr {
+            IpAddr::V4(_) => libc::AF_INET as u8,
+            IpAddr::V6(_) => libc::AF_INET6 as u8,
+        }
+    }
+
+    /// `struct rtmsg` for a dump of one address family's routes.
+    pub fn rtmsg(family: u8) -> Vec<u8> {
+        let mut m = vec![0u8; 12];
+        m[0] = family;
+        m
+    }
+
+    /// The destination of a route message, when it is a `local` route of the local table.
+    pub fn local_route(payload: &[u8]) -> Option<(IpAddr, u8)> {
+        if payload.len() < 12 {
+            return None;
+        }
+        let (family, dst_len, mut table, kind) =
+            (payload[0], payload[1], payload[4] as u32, payload[7]);
+        let mut dst = None;
+        for (t, data) in attrs(&payload[12..]) {
+            match t {
+                libc::RTA_TABLE if data.len() == 4 => {
+                    table = u32::from_ne_bytes(data.try_into().unwrap())
+                }
+                libc::RTA_DST => dst = Some(data),
+                _ => {}
+            }
+        }
+        if table != libc::RT_TABLE_LOCAL as u32 || kind != libc::RTN_LOCAL {
+            return None;
+        }
+        let addr = match (family as i32, dst?) {
+            (libc::AF_INET, d) if d.len() == 4 => IpAddr::from(<[u8; 4]>::try_from(d).ok()?),
+            (libc::AF_INET6, d) if d.len() == 16 => IpAddr::from(<[u8; 16]>::try_from(d).ok()?),
+            _ => return None,
+        };
+        Some((addr, dst_len))
+    }
+
+    /// `struct fib_rule_hdr` and attributes of `ip rule add to ADDR/LEN prohibit pref PRIORITY`.
+    pub fn prohibit_rule(addr: IpAddr, len: u8, priority: u32) -> Vec<u8> {
+        // family, dst_len, src_len, tos, table, res1, res2, action; flags.
+        let mut m = vec![family(addr), len, 0, 0, 0, 0, 0, FR_ACT_PROHIBIT];
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        attr(&mut m, FRA_DST, &octets(addr));
+        attr(&mut m, FRA_PRIORITY, &priority.to_ne_bytes());
+        m
+    }
+}
+
 /// The `/etc/hosts` of a sandbox without the host's network: localhost and its own name.
 pub fn hosts_file(hostname: Option<&str>) -> Vec<u8> {
     let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -366,6 +697,88 @@ mod tests {
         assert!(
             joined.contains("-t 18080:8080") && joined.contains("-u 127.0.0.1/53:53"),
             "{joined}"
+        );
+    }
+
+    #[test]
+    fn a_prohibit_rule_is_what_ip_rule_sends() {
+        // `ip rule add to 10.1.2.3/32 prohibit pref 1` and its IPv6 counterpart, as strace
+        // shows iproute2 sending them (after the 16-byte nlmsghdr).
+        let v4 = rtnl::prohibit_rule("10.1.2.3".parse().unwrap(), 32, 1);
+        let mut want = vec![libc::AF_INET as u8, 32, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0];
+        want.extend([8, 0, 1, 0, 10, 1, 2, 3]); // FRA_DST
+        want.extend([8, 0, 6, 0]); // FRA_PRIORITY
+        want.extend(1u32.to_ne_bytes());
+        assert_eq!(v4, want);
+        let v6 = rtnl::prohibit_rule("fe80::1".parse().unwrap(), 128, 1);
+        assert_eq!(&v6[..2], &[libc::AF_INET6 as u8, 128]);
+        assert_eq!(&v6[12..16], &[20, 0, 1, 0]);
+        assert_eq!(
+            v6[16..32],
+            "fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!(v6.len(), 12 + 20 + 8);
+    }
+
+    #[test]
+    fn only_local_routes_of_the_local_table_are_the_host() {
+        let route = |table: u8, kind: u8, dst: &[u8], len: u8| {
+            let family = if dst.len() == 4 {
+                libc::AF_INET
+            } else {
+                libc::AF_INET6
+            };
+            let mut m = vec![family as u8, len, 0, 0, table, 2, 0, kind, 0, 0, 0, 0];
+            m.extend(((4 + dst.len()) as u16).to_ne_bytes());
+            m.extend(libc::RTA_DST.to_ne_bytes());
+            m.extend(dst);
+            m
+        };
+        let local = libc::RT_TABLE_LOCAL;
+        assert_eq!(
+            rtnl::local_route(&route(local, libc::RTN_LOCAL, &[127, 0, 0, 0], 8)),
+            Some(("127.0.0.0".parse().unwrap(), 8))
+        );
+        let ll = "fe80::2819:c4ff:feab:453b"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap();
+        assert_eq!(
+            rtnl::local_route(&route(local, libc::RTN_LOCAL, &ll.octets(), 128)),
+            Some((IpAddr::V6(ll), 128))
+        );
+        // A broadcast route of the local table, and a unicast route of the main one: not.
+        assert_eq!(
+            rtnl::local_route(&route(local, 3, &[10, 0, 0, 255], 32)),
+            None
+        );
+        assert_eq!(rtnl::local_route(&route(254, 1, &[10, 0, 0, 0], 24)), None);
+        // Truncated or odd messages are skipped, not guessed at.
+        assert_eq!(rtnl::local_route(&[2, 32, 0]), None);
+        assert_eq!(
+            rtnl::local_route(&route(local, libc::RTN_LOCAL, &[1, 2, 3], 32)),
+            None
+        );
+    }
+
+    #[test]
+    fn netlink_messages_split_and_join() {
+        let mut buf = rtnl::message(24, 2, 7, &[1, 2, 3]);
+        buf.resize(20, 0);
+        buf.extend(rtnl::message(3, 2, 7, &[]));
+        let msgs = rtnl::messages(&buf);
+        assert_eq!(msgs, vec![(24, 7, &[1u8, 2, 3][..]), (3, 7, &[][..])]);
+        // A length past the end stops the walk.
+        let mut bad = rtnl::message(24, 0, 1, &[0; 8]);
+        bad[0] = 200;
+        assert!(rtnl::messages(&bad).is_empty());
+    }
+
+    #[test]
+    fn the_host_local_addresses_include_loopback() {
+        let host = host_local_prefixes().unwrap();
+        assert!(
+            host.contains(&("127.0.0.1".parse().unwrap(), 32)),
+            "{host:?}"
         );
     }
 }

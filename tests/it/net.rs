@@ -264,13 +264,21 @@ fn a_pasta_planted_on_path_is_never_run() {
 }
 
 /// Network namespaces of the test's own, each held by a `sleep` (no `ip netns add`, whose
-/// bind mounts would show in the host's mount table that other tests compare): `outer` holds
-/// the sandbox's "host" side at .1 and routes everything to .2 in `peer`, where a TCP server
-/// and a DNS server run.
+/// bind mounts would show in the host's mount table that other tests compare): `outer` plays
+/// the host, at .1 and ::1 of the test subnets, and routes everything to .2 and ::2 in `peer`,
+/// the gateway and the outside. `outer` also has an IPv6 link-local address on its veth, and
+/// one more address of each family on its `lo` (as a host has on its other interfaces).
 struct TestNet {
     outer: Child,
     peer: Child,
+    /// The IPv4 /24 of the veth pair, e.g. `10.211.42`.
     subnet: String,
+    /// The IPv6 /64 of the veth pair, e.g. `fd00:211:42:`.
+    subnet6: String,
+    /// `outer`'s addresses on its `lo`, beyond the loopback ones.
+    extra: [String; 2],
+    /// `outer`'s link-local address on its veth.
+    host_ll: String,
     servers: Vec<Child>,
     dir: TestDir,
 }
@@ -292,14 +300,22 @@ impl TestNet {
                 .unwrap()
         };
         let n = std::process::id() % 200 + 20;
-        let net = TestNet {
+        let mut net = TestNet {
             outer: holder(),
             peer: holder(),
             subnet: format!("10.211.{n}"),
+            subnet6: format!("fd00:211:{n}:"),
+            extra: [format!("10.212.{n}.1"), format!("fd00:212:{n}::1")],
+            host_ll: String::new(),
             servers: Vec::new(),
             dir: TestDir::new(None),
         };
-        let (o, p, subnet) = (net.outer.id(), net.peer.id(), net.subnet.clone());
+        let (o, p, subnet, subnet6) = (
+            net.outer.id(),
+            net.peer.id(),
+            net.subnet.clone(),
+            net.subnet6.clone(),
+        );
         // Wait until both holders are in their namespaces.
         let deadline = Instant::now() + Duration::from_secs(5);
         while [o, p]
@@ -310,31 +326,58 @@ impl TestNet {
             std::thread::sleep(Duration::from_millis(10));
         }
         let sh = |cmd: String| {
-            let ok = Command::new("sh")
-                .arg("-c")
-                .arg(&cmd)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "{cmd}");
+            let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
         };
+        // IPv6 addresses usable at once: no duplicate address detection in these namespaces
+        // (set before the veth exists, which takes the namespace's defaults).
+        for pid in [o, p] {
+            sh(format!(
+                "nsenter -t {pid} -n sh -c 'echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'"
+            ));
+        }
         sh(format!(
             "ip link add veth0 netns {o} type veth peer name veth1 netns {p}"
         ));
-        sh(format!(
-            "nsenter -t {o} -n ip addr add {subnet}.1/24 dev veth0"
-        ));
-        sh(format!(
-            "nsenter -t {p} -n ip addr add {subnet}.2/24 dev veth1"
-        ));
-        for pid in [o, p] {
+        for (pid, dev, host) in [(o, "veth0", "1"), (p, "veth1", "2")] {
+            sh(format!(
+                "nsenter -t {pid} -n ip addr add {subnet}.{host}/24 dev {dev}"
+            ));
+            sh(format!(
+                "nsenter -t {pid} -n ip addr add {subnet6}:{host}/64 dev {dev}"
+            ));
             sh(format!("nsenter -t {pid} -n ip link set lo up"));
+            sh(format!("nsenter -t {pid} -n ip link set {dev} up"));
         }
-        sh(format!("nsenter -t {o} -n ip link set veth0 up"));
-        sh(format!("nsenter -t {p} -n ip link set veth1 up"));
+        sh(format!(
+            "nsenter -t {o} -n ip addr add {}/32 dev lo",
+            net.extra[0]
+        ));
+        sh(format!(
+            "nsenter -t {o} -n ip addr add {}/128 dev lo",
+            net.extra[1]
+        ));
         sh(format!(
             "nsenter -t {o} -n ip route add default via {subnet}.2"
         ));
+        sh(format!(
+            "nsenter -t {o} -n ip -6 route add default via {subnet6}:2"
+        ));
+        let ll = sh(format!(
+            "nsenter -t {o} -n ip -6 -o addr show dev veth0 scope link"
+        ));
+        net.host_ll = ll
+            .split_whitespace()
+            .skip_while(|w| *w != "inet6")
+            .nth(1)
+            .and_then(|a| a.split('/').next())
+            .unwrap_or_else(|| panic!("no link-local address on veth0: {ll}"))
+            .to_string();
         std::fs::write(
             net.dir.path.join("resolv.conf"),
             format!("nameserver {subnet}.2\n"),
@@ -355,6 +398,42 @@ impl TestNet {
             .unwrap();
         assert_eq!(line.trim(), "ready");
         self.servers.push(child);
+    }
+
+    /// Runs `sbx --net pasta -- python3 -c SCRIPT ARGS...` from the `outer` namespace as the
+    /// test user, with the test's resolv.conf bound over /etc/resolv.conf (pasta reads it) in a
+    /// private mount namespace.
+    fn sbx_python(&self, script: &str, args: &[String]) -> std::process::Output {
+        let user = unprivileged_user();
+        let dir = TestDir::new(Some(&user));
+        let resolv = self.dir.path.join("resolv.conf");
+        let enter = format!(
+            "mount --bind {} /etc/resolv.conf && exec nsenter -t {} -n \"$@\"",
+            resolv.display(),
+            self.outer.id()
+        );
+        Command::new("unshare")
+            .args([
+                "-m",
+                "--propagation=private",
+                "sh",
+                "-c",
+                &enter,
+                "sh",
+                "setpriv",
+            ])
+            .arg(format!("--reuid={}", user.uid))
+            .arg(format!("--regid={}", user.gid))
+            .args(["--clear-groups", "--"])
+            .arg(sbx_bin())
+            .args(["--net", "pasta", "--", "python3", "-c", script])
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &user.home)
+            .current_dir(&dir.path)
+            .output()
+            .unwrap()
     }
 }
 
@@ -377,6 +456,25 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((@IP@, 8000)); s.listen(8); print('ready', flush=True)
 while True:
     c, _ = s.accept(); c.sendall(b'@NAME@\n'); c.close()
+"#;
+
+/// Listens on port 8000 of every address, IPv6 (`[::]`, IPv6 only) and IPv4 (`0.0.0.0`) on
+/// sockets of their own, and answers @NAME@.
+const ANY_ADDRESS_SERVER: &str = r#"
+import socket, threading
+def serve(family, addr):
+    s = socket.socket(family); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind(addr); s.listen(8)
+    def loop():
+        while True:
+            c, _ = s.accept(); c.sendall(b'@NAME@\n'); c.close()
+    threading.Thread(target=loop, daemon=True).start()
+serve(socket.AF_INET6, ('::', 8000))
+serve(socket.AF_INET, ('0.0.0.0', 8000))
+print('ready', flush=True)
+threading.Event().wait()
 "#;
 
 /// Answers every A query with @IP@.
@@ -418,42 +516,17 @@ fn pasta_reaches_the_outside_and_its_dns_but_not_host_loopback() {
             .replace("@NAME@", "host-loopback"),
     );
 
-    let user = unprivileged_user();
     let script = format!(
         "{CONNECT}\nimport socket\ntry:\n    print('dns', socket.gethostbyname('server.sbx.test'))\nexcept OSError as e:\n    print('dns failed', e)\n"
     );
-    let dir = TestDir::new(Some(&user));
-    // pasta reads /etc/resolv.conf: bind the test's over it in a private mount namespace, then
-    // enter the outer network namespace and drop to the test user.
-    let resolv = net.dir.path.join("resolv.conf");
-    let enter = format!(
-        "mount --bind {} /etc/resolv.conf && exec nsenter -t {outer} -n \"$@\"",
-        resolv.display()
+    let out = net.sbx_python(
+        &script,
+        &[
+            format!("{server_ip}:8000"),
+            "127.0.0.1:8000".into(),
+            format!("{}.1:8000", net.subnet),
+        ],
     );
-    let out = Command::new("unshare")
-        .args([
-            "-m",
-            "--propagation=private",
-            "sh",
-            "-c",
-            &enter,
-            "sh",
-            "setpriv",
-        ])
-        .arg(format!("--reuid={}", user.uid))
-        .arg(format!("--regid={}", user.gid))
-        .args(["--clear-groups", "--"])
-        .arg(sbx_bin())
-        .args(["--net", "pasta", "--", "python3", "-c", &script])
-        .arg(format!("{server_ip}:8000"))
-        .arg("127.0.0.1:8000")
-        .arg(format!("{}.1:8000", net.subnet))
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", &user.home)
-        .current_dir(&dir.path)
-        .output()
-        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -470,11 +543,85 @@ fn pasta_reaches_the_outside_and_its_dns_but_not_host_loopback() {
         lines[1].starts_with("127.0.0.1:8000 unreachable"),
         "{stdout}"
     );
-    assert!(
-        lines[2].contains("unreachable") || !lines[2].contains("host-loopback"),
-        "{stdout}"
-    );
+    assert!(!lines[2].contains("host-loopback"), "{stdout}");
     assert_eq!(lines[3], format!("dns {server_ip}"), "{stdout}");
+}
+
+/// Connects to each `HOST:PORT` argument (`%IF` in HOST stands for the sandbox's interface)
+/// and prints `TARGET reached ANSWER` or `TARGET unreachable ERRNO` (`None` for a time-out).
+/// Waits first until IPv6 duplicate address detection has finished in the sandbox, as a link-
+/// local connection needs the sandbox's own link-local address.
+const PROBE: &str = r#"
+import socket, sys, time
+deadline = time.time() + 20
+while time.time() < deadline:
+    flags = [int(l.split()[4], 16) for l in open('/proc/net/if_inet6')]
+    if not any(f & 0x40 for f in flags):  # IFA_F_TENTATIVE
+        break
+    time.sleep(0.1)
+iface = [name for _, name in socket.if_nameindex() if name != 'lo'][0]
+for target in sys.argv[1:]:
+    host, port = target.rsplit(':', 1)
+    host = host.strip('[]').replace('%IF', '%' + iface)
+    family, kind, proto, _, addr = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+    s = socket.socket(family, kind, proto); s.settimeout(5)
+    try:
+        s.connect(addr)
+        print(target, 'reached', s.recv(64).decode().strip())
+    except OSError as e:
+        print(target, 'unreachable', e.errno)
+"#;
+
+#[test]
+fn pasta_keeps_every_address_of_the_host_out() {
+    if !pasta_ready() {
+        return;
+    }
+    let Some(mut net) = TestNet::new() else {
+        return;
+    };
+    let (outer, peer) = (net.outer.id(), net.peer.id());
+    // The host listens on every address; so does the outside, to tell the two apart.
+    net.serve(outer, &ANY_ADDRESS_SERVER.replace("@NAME@", "host"));
+    net.serve(peer, &ANY_ADDRESS_SERVER.replace("@NAME@", "outside"));
+    let (s4, s6) = (&net.subnet, &net.subnet6);
+    let host = [
+        format!("{s4}.1:8000"),
+        format!("[{s6}:1]:8000"),
+        format!("{}:8000", net.extra[0]),
+        format!("[{}]:8000", net.extra[1]),
+        format!("[{}%IF]:8000", net.host_ll),
+        "127.0.0.1:8000".to_string(),
+        "[::1]:8000".to_string(),
+    ];
+    let gateway = [format!("{s4}.2:8000"), format!("[{s6}:2]:8000")];
+    let out = net.sbx_python(PROBE, &[&gateway[..], &host[..]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), gateway.len() + host.len(), "{all}");
+    // The gateway is the outside, over IPv4 and IPv6: the network works, and the gateway's
+    // address does not lead to the host.
+    for (target, line) in gateway.iter().zip(&lines) {
+        assert_eq!(*line, format!("{target} reached outside"), "{all}");
+    }
+    // Every address of the host is refused at once (an address pasta copied onto the
+    // sandbox's interface, and loopback, are the sandbox's own, where nothing listens): never
+    // the host's service, and never a time-out that would leave it unknown.
+    let not_refused: Vec<&&str> = host
+        .iter()
+        .zip(&lines[gateway.len()..])
+        .filter(|(target, line)| {
+            line.strip_prefix(&format!("{target} unreachable "))
+                .is_none_or(|errno| errno == "None")
+        })
+        .map(|(_, line)| line)
+        .collect();
+    assert!(
+        not_refused.is_empty(),
+        "host addresses not refused: {not_refused:?}\n{all}"
+    );
 }
 
 #[test]
