@@ -11,12 +11,16 @@
 //! `--no-map-gw`), and since pasta connects to any other destination from the host's side,
 //! every address the host delivers locally (each interface's, link-local ones included) gets a
 //! `prohibit` rule (ip-rule(8)) in the sandbox's namespace before pasta attaches to it.
+//!
+//! pasta runs in the foreground as sbx's own child: sbx holds a pidfd taken at spawn, signals
+//! only through it, and pasta gets SIGKILL when sbx dies. pasta's pid file is a FIFO that only
+//! tells sbx when the network is ready; what it says is checked, never obeyed.
 
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
@@ -100,9 +104,13 @@ pub fn parse_publish(spec: &str) -> Result<Publish, String> {
     })
 }
 
-/// pasta's arguments for a sandbox whose namespaces are those of `pid`.
+/// pasta's arguments for a sandbox whose namespaces are those of `pid`. pasta runs in the
+/// foreground, as sbx's own child, and writes its pid to `pid_file` (a FIFO that sbx reads)
+/// once the namespace's network is configured: that line is the readiness signal, never a pid
+/// to act on.
 pub fn pasta_args(pid: Pid, publish: &[Publish], pid_file: &Path) -> Vec<String> {
     let mut args: Vec<String> = [
+        "--foreground",
         "--config-net",
         "--quiet",
         "--no-map-gw",
@@ -148,15 +156,15 @@ pub fn pasta_args(pid: Pid, publish: &[Publish], pid_file: &Path) -> Vec<String>
     args
 }
 
-/// A running pasta, stopped (and waited for) on drop.
+/// A running pasta: sbx's own child, known by the pidfd taken when it was spawned. Stopped
+/// (SIGKILL through that pidfd) and reaped on drop; it also gets SIGKILL when sbx dies.
 pub struct Pasta {
-    pidfd: Option<OwnedFd>,
-    dir: PathBuf,
+    pidfd: OwnedFd,
 }
 
 impl Pasta {
-    /// Starts pasta on the namespaces of `pid` and waits until it has configured the network
-    /// (pasta's first process exits once the namespace is set up and the daemon runs).
+    /// Keeps the host's own addresses out of the network namespace of `pid`, then starts pasta
+    /// on it and waits until pasta has configured the network.
     pub fn start(pid: Pid, publish: &[Publish], verbose: bool) -> Result<Pasta> {
         // pasta binds IPv4 and IPv6 apart and carries on when only one of them is free, so a
         // port taken on the host is found here, before pasta starts.
@@ -187,63 +195,106 @@ impl Pasta {
         }
         prohibit_in_namespace(pid, &host)?;
 
-        let dir = private_dir()?;
-        let mut pasta = Pasta { pidfd: None, dir };
-        let pid_file = pasta.dir.join("pasta.pid");
-        let args = pasta_args(pid, publish, &pid_file);
+        let ready = Readiness::new()?;
+        let args = pasta_args(pid, publish, &ready.fifo_path());
         if verbose {
-            eprintln!("sbx: pasta {}", args.join(" "));
+            eprintln!("sbx: {} {}", pasta_bin.display(), args.join(" "));
         }
-        let out = Command::new(&pasta_bin)
-            .args(&args)
+        // pasta's messages, read back only if it fails; a pipe could fill up and block it.
+        let stderr = std::fs::File::from(
+            nix::sys::memfd::memfd_create(
+                c"sbx-pasta-stderr",
+                nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+            )
+            .map_err(Error::process("create a memfd for pasta's messages"))?,
+        );
+        let mut cmd = Command::new(&pasta_bin);
+        cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| Error::Network {
-                what: format!("cannot start {}: {e}", pasta_bin.display()),
-                hint: "check that pasta runs: pasta --version".into(),
-            })?;
-        if let Ok(text) = std::fs::read_to_string(&pid_file) {
-            if let Ok(p) = text.trim().parse::<i32>() {
-                pasta.pidfd = linux::pidfd_open(Pid::from_raw(p)).ok();
+            .stderr(stderr.try_clone().map_err(|e| Error::Network {
+                what: format!("cannot duplicate an fd: {e}"),
+                hint: String::new(),
+            })?);
+        linux::kill_with_this_process(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| Error::Network {
+            what: format!("cannot start {}: {e}", pasta_bin.display()),
+            hint: "check that pasta runs: pasta --version".into(),
+        })?;
+        let child_pid = child.id();
+        // Not reaped yet, so this pid is still the child's: the pidfd names exactly it.
+        let pasta = match linux::pidfd_open(Pid::from_raw(child_pid as i32)) {
+            Ok(pidfd) => Pasta { pidfd },
+            Err(errno) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Process {
+                    what: "open a pidfd of pasta",
+                    errno,
+                });
+            }
+        };
+        match ready.wait(&pasta.pidfd) {
+            Ok(line) if line.trim() == child_pid.to_string() => Ok(pasta),
+            Ok(line) => Err(Error::Network {
+                what: format!(
+                    "pasta's pid file says {:?}, but the pasta sbx started is pid {child_pid}",
+                    line.trim()
+                ),
+                hint: "another process wrote to pasta's pid file; sbx stopped its pasta".into(),
+            }),
+            Err(why) => {
+                drop(pasta);
+                Err(pasta_failed(&why, stderr, publish))
             }
         }
-        if !out.status.success() {
-            // pasta also complains when there is no syslog to write to; that is noise here.
-            let msg = String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .filter(|l| !l.contains("syslog"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let hint = if msg.contains("bind") || msg.contains("in use") || msg.contains("Address")
-            {
-                let ports: Vec<String> = publish.iter().map(|p| p.host_port.to_string()).collect();
-                format!(
-                    "a published host port is already in use ({}): choose another",
-                    ports.join(", ")
-                )
-            } else {
-                "pasta could not set up the sandbox's network".into()
-            };
-            return Err(Error::Network {
-                what: format!("pasta failed: {msg}"),
-                hint,
-            });
-        }
-        Ok(pasta)
     }
 }
 
 impl Drop for Pasta {
     fn drop(&mut self) {
-        if let Some(fd) = self.pidfd.take() {
-            // pasta keeps no state worth a clean exit, and it runs as PID 1 of a PID namespace
-            // of its own, where a SIGTERM from outside without a handler is dropped: SIGKILL.
-            let _ = linux::pidfd_send_signal(&fd, libc::SIGKILL);
-            wait_exit(&fd, Duration::from_secs(2));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // pasta keeps no state worth a clean exit, and ignores SIGTERM: SIGKILL.
+        let _ = linux::pidfd_send_signal(&self.pidfd, libc::SIGKILL);
+        // Reap it, unless the monitor's wait loop already did (ECHILD).
+        use nix::sys::wait::{waitid, Id, WaitPidFlag};
+        use std::os::fd::AsFd;
+        while let Err(nix::errno::Errno::EINTR) =
+            waitid(Id::PIDFd(self.pidfd.as_fd()), WaitPidFlag::WEXITED)
+        {}
+    }
+}
+
+/// The error for a pasta that exited (or closed its pid file) before it was ready.
+fn pasta_failed(why: &str, mut stderr: std::fs::File, publish: &[Publish]) -> Error {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    let _ = stderr.rewind();
+    let _ = stderr.read_to_string(&mut text);
+    // pasta also complains when there is no syslog to write to; that is noise here.
+    let msg = text
+        .lines()
+        .filter(|l| !l.contains("syslog") && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let hint = if msg.contains("bind") || msg.contains("in use") || msg.contains("Address") {
+        let ports: Vec<String> = publish.iter().map(|p| p.host_port.to_string()).collect();
+        format!(
+            "a published host port is already in use ({}): choose another",
+            ports.join(", ")
+        )
+    } else {
+        "pasta could not set up the sandbox's network".into()
+    };
+    Error::Network {
+        what: format!(
+            "pasta failed ({why}){}",
+            if msg.is_empty() {
+                String::new()
+            } else {
+                format!(": {msg}")
+            }
+        ),
+        hint,
     }
 }
 
@@ -271,26 +322,96 @@ fn check_port_free(p: &Publish) -> Result<()> {
     }
 }
 
-/// Waits until the process behind a pidfd has exited (its pidfd becomes readable).
-fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
-    use nix::poll::{PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let end = Instant::now() + timeout;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        let ms =
-            PollTimeout::try_from(left.as_millis().min(1000) as i32).unwrap_or(PollTimeout::ZERO);
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, ms) {
-            Ok(n) if n > 0 => return true,
-            Err(nix::errno::Errno::EINTR) => continue,
-            _ if left.is_zero() => return false,
-            _ => continue,
+/// pasta's readiness: a FIFO in a private directory, given to pasta as its pid file. pasta
+/// writes its pid there once the namespace is configured (after closing every inherited fd,
+/// in recent versions, so a pipe would not do). The directory is gone once pasta is ready.
+struct Readiness {
+    dir: PathBuf,
+    fifo: std::fs::File,
+}
+
+impl Readiness {
+    fn new() -> Result<Readiness> {
+        let dir = private_dir()?;
+        let path = dir.join("pasta.pid");
+        let fifo = nix::unistd::mkfifo(
+            &path,
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .map_err(std::io::Error::from)
+        .and_then(|()| {
+            // A reader exists before pasta starts, so pasta's open does not block.
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+        });
+        match fifo {
+            Ok(fifo) => Ok(Readiness { dir, fifo }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(Error::Network {
+                    what: format!("cannot create a FIFO in {}: {e}", dir.display()),
+                    hint: "set XDG_RUNTIME_DIR or TMPDIR to a writable directory".into(),
+                })
+            }
+        }
+    }
+
+    fn fifo_path(&self) -> PathBuf {
+        self.dir.join("pasta.pid")
+    }
+
+    /// The line pasta wrote, or why there is none (pasta exited, or closed the FIFO first).
+    fn wait(&self, pidfd: &OwnedFd) -> std::result::Result<String, String> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout};
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let mut got = Vec::new();
+        loop {
+            let mut fds = [
+                PollFd::new(self.fifo.as_fd(), PollFlags::POLLIN),
+                PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+            ];
+            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(errno) => return Err(format!("poll: {errno}")),
+            }
+            let fifo_ready = fds[0].any().unwrap_or(false);
+            let exited = fds[1].any().unwrap_or(false);
+            if fifo_ready {
+                let mut buf = [0u8; 64];
+                match (&self.fifo).read(&mut buf) {
+                    Ok(0) => return Err("it closed its pid file without writing a pid".into()),
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        if got.contains(&b'\n') {
+                            return Ok(String::from_utf8_lossy(&got).into_owned());
+                        }
+                        if got.len() > 64 {
+                            return Err("its pid file holds no pid".into());
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(format!("reading its pid file: {e}")),
+                }
+            }
+            if exited {
+                return Err("it exited before the network was ready".into());
+            }
         }
     }
 }
 
-/// A directory only the caller can enter, for pasta's pid file.
+impl Drop for Readiness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A directory only the caller can enter, for pasta's readiness FIFO.
 fn private_dir() -> Result<PathBuf> {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -681,6 +802,10 @@ mod tests {
             "--no-map-gw",
             "--config-net",
             "--dns-forward 169.254.1.1",
+            // sbx's own child for its whole life, so the pidfd sbx takes at spawn stays valid;
+            // the pid file is only the readiness signal.
+            "--foreground",
+            "--pid /r/p",
         ] {
             assert!(joined.contains(want), "{want}: {joined}");
         }

@@ -484,3 +484,34 @@ pub fn restore_sigpipe() {
     // SAFETY: installing SIG_DFL for SIGPIPE is always sound.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
+
+/// Makes the process that `cmd` spawns receive SIGKILL when this process exits
+/// (PR_SET_PDEATHSIG, set in the child before exec), so a helper such as pasta cannot outlive a
+/// `kill -KILL` of sbx. The child checks that its parent is still this process after the
+/// prctl, so a parent that died in between is noticed (the spawn then fails with ESRCH).
+/// sbx is single-threaded, so the thread that spawns is the whole process.
+pub fn kill_with_this_process(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it calls prctl and getppid, and builds io::Errors
+    // from raw OS errors, which does not allocate.
+    unsafe {
+        cmd.pre_exec(move || {
+            let r = libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            );
+            if r != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}

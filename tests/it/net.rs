@@ -148,6 +148,9 @@ fn published_port_reaches_the_sandbox_and_is_freed_afterwards() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready");
+    // The sandbox ends after one connection: find its pasta while it runs.
+    let pastas = pastas_of(child.id());
+    assert_eq!(pastas.len(), 1, "one pasta serves the sandbox: {pastas:?}");
     let mut got = String::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while got.is_empty() && Instant::now() < deadline {
@@ -164,15 +167,93 @@ fn published_port_reaches_the_sandbox_and_is_freed_afterwards() {
         std::net::TcpListener::bind(("0.0.0.0", port)).is_ok(),
         "port {port} still taken"
     );
-    let pastas = Command::new("pgrep")
-        .args(["-u", &unprivileged_user().uid.to_string(), "-x", "pasta"])
-        .output()
-        .unwrap();
-    assert!(
-        pastas.stdout.is_empty(),
-        "pasta left running: {}",
-        String::from_utf8_lossy(&pastas.stdout)
-    );
+    assert!(!pastas[0].alive(), "pasta left running: {:?}", pastas[0]);
+}
+
+/// A process as seen in /proc: pid and start time (so a reused pid is not mistaken for it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Proc {
+    pid: u32,
+    start: u64,
+}
+
+impl Proc {
+    /// pid, state, parent pid and start time from /proc/PID/stat.
+    fn stat(pid: u32) -> Option<(char, u32, u64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+        Some((
+            rest[0].chars().next()?,
+            rest[1].parse().ok()?,
+            rest[19].parse().ok()?,
+        ))
+    }
+
+    fn new(pid: u32) -> Option<Proc> {
+        Proc::stat(pid).map(|(_, _, start)| Proc { pid, start })
+    }
+
+    /// Still running (a zombie has exited; a new process under the same pid is another one).
+    fn alive(&self) -> bool {
+        Proc::stat(self.pid)
+            .is_some_and(|(state, _, start)| start == self.start && !matches!(state, 'Z' | 'X'))
+    }
+
+    fn parent(&self) -> u32 {
+        Proc::stat(self.pid).map_or(0, |(_, ppid, _)| ppid)
+    }
+}
+
+/// The pasta processes serving the sandbox of the sbx process `sbx`: running a passt binary
+/// (`pasta` is a link to `passt`, which may re-execute `passt.avx2`), with `sbx` or one of its
+/// descendants as the target, pasta's last argument. Found by their target, not their parent,
+/// so that a pasta that left sbx's process tree is found too.
+fn pastas_of(sbx: u32) -> Vec<Proc> {
+    let mut family = live_descendants(sbx);
+    family.push(sbx);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_passt = std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+            exe.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("passt"))
+        });
+        let target = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .ok()
+            .and_then(|c| {
+                c.split(|&b| b == 0)
+                    .rfind(|a| !a.is_empty())
+                    .and_then(|a| std::str::from_utf8(a).ok()?.parse::<u32>().ok())
+            });
+        if is_passt && target.is_some_and(|t| family.contains(&t)) {
+            out.extend(Proc::new(pid).filter(Proc::alive));
+        }
+    }
+    out
+}
+
+/// Waits (a bounded while) until `p` has exited.
+fn gone(p: Proc) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !p.alive()
+}
+
+/// Names in a directory.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 fn free_port() -> u16 {
@@ -262,6 +343,150 @@ fn a_pasta_planted_on_path_is_never_run() {
         "pasta's interface missing: {ifaces:?}"
     );
 }
+
+/// Runs `sbx --net pasta -- sh -c 'echo up; read x'` (as the test user), with XDG_RUNTIME_DIR
+/// and TMPDIR in directories of the test's own, and returns once the sandbox runs.
+fn waiting_sandbox(
+    runtime: &TestDir,
+    tmp: &TestDir,
+) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut sbx = Sbx::rootless().args(["--net", "pasta", "--", "sh", "-c", "echo up; read x"]);
+    sbx.cmd
+        .env("XDG_RUNTIME_DIR", &runtime.path)
+        .env("TMPDIR", &tmp.path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = sbx.cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "up");
+    (child, out)
+}
+
+#[test]
+fn pasta_is_sbx_own_child_and_ends_with_the_sandbox() {
+    if !pasta_ready() {
+        return;
+    }
+    let user = unprivileged_user();
+    let (runtime, tmp) = (TestDir::new(Some(&user)), TestDir::new(Some(&user)));
+
+    // While the sandbox runs: one pasta, a child of sbx itself (tracked by the pidfd sbx took
+    // when it spawned it), and nothing of it on disk where a pid file could be swapped.
+    let (mut child, _out) = waiting_sandbox(&runtime, &tmp);
+    let pastas = pastas_of(child.id());
+    assert_eq!(pastas.len(), 1, "one pasta serves the sandbox: {pastas:?}");
+    assert_eq!(pastas[0].parent(), child.id(), "pasta is not sbx's child");
+    assert_eq!(entries(&runtime.path), Vec::<String>::new());
+    assert_eq!(entries(&tmp.path), Vec::<String>::new());
+    // The sandbox ends: pasta is stopped and reaped with it.
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!pastas[0].alive(), "pasta outlived the sandbox");
+    assert_eq!(entries(&runtime.path), Vec::<String>::new());
+
+    // kill -KILL of sbx: pasta dies with it.
+    let (mut child, _out) = waiting_sandbox(&runtime, &tmp);
+    let pastas = pastas_of(child.id());
+    assert_eq!(pastas.len(), 1, "one pasta serves the sandbox: {pastas:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(gone(pastas[0]), "pasta outlived kill -KILL of sbx");
+    assert_eq!(entries(&runtime.path), Vec::<String>::new());
+}
+
+#[test]
+fn a_pid_file_naming_another_process_is_not_obeyed() {
+    // A pasta whose pid file names a victim, a process of the same user, once pasta is up: sbx
+    // must never signal it. The stand-in replaces /usr/bin/pasta in a private mount namespace
+    // and runs a copy of the real one.
+    if !pasta_ready()
+        || !require(
+            is_root(),
+            "running as root",
+            "run the suite as root to replace /usr/bin/pasta in a private mount namespace",
+        )
+        || !require(have("bash"), "bash", "apt-get install bash")
+    {
+        return;
+    }
+    let user = unprivileged_user();
+    let bin = TestDir::new(None);
+    let work = TestDir::new(Some(&user));
+    for name in ["passt", "passt.avx2"] {
+        let from = std::path::Path::new("/usr/bin").join(name);
+        if from.exists() {
+            std::fs::copy(&from, bin.path.join(name)).unwrap();
+        }
+    }
+    let mut victim = Command::new("setpriv")
+        .arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .args(["--clear-groups", "sleep", "600"])
+        .spawn()
+        .unwrap();
+    let liar = LIAR
+        .replace("@BIN@", bin.path.to_str().unwrap())
+        .replace("@WORK@", work.path.to_str().unwrap())
+        .replace("@VICTIM@", &victim.id().to_string());
+    let stand_in = bin.path.join("pasta");
+    std::fs::write(&stand_in, liar).unwrap();
+    std::fs::set_permissions(
+        &stand_in,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let r = Sbx::rootless()
+        .args(["--net", "pasta", "--", "true"])
+        .wrapped(
+            &["unshare", "-m", "--propagation", "private", "sh"],
+            &format!("mount --bind {} /usr/bin/pasta", stand_in.display()),
+        )
+        .run();
+    let victim_alive = victim.try_wait().unwrap().is_none();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    assert!(
+        victim_alive,
+        "sbx killed the process pasta's pid file named"
+    );
+    // The pid file disagrees with the pasta sbx started: sbx refuses to go on.
+    assert_eq!(r.code(), 125, "{}", r.stderr());
+    assert!(r.stderr().contains("pid file"), "{}", r.stderr());
+    // And the pasta it started is stopped.
+    let copies: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.starts_with(&bin.path))
+                && Proc::new(*pid).is_some_and(|p| p.alive())
+        })
+        .collect();
+    assert_eq!(copies, Vec::<u32>::new(), "pasta left running");
+}
+
+/// A stand-in for pasta that gives the real one a pid file of its own and, once pasta is up,
+/// writes @VICTIM@ into the pid file sbx named.
+const LIAR: &str = r#"#!/bin/bash
+own=@WORK@/own.pid.$$
+args=() next=
+for a in "$@"; do
+    if [ -n "$next" ]; then pidfile=$a; a=$own; next=; fi
+    [ "$a" = --pid ] && next=1
+    args+=("$a")
+done
+case " $* " in
+*" --foreground "* | *" -f "*)
+    (while [ ! -s "$own" ]; do sleep 0.05; done; echo @VICTIM@ >"$pidfile") &
+    exec -a pasta @BIN@/passt "${args[@]}" ;;
+*)
+    (exec -a pasta @BIN@/passt "${args[@]}") || exit
+    echo @VICTIM@ >"$pidfile" ;;
+esac
+"#;
 
 /// Network namespaces of the test's own, each held by a `sleep` (no `ip netns add`, whose
 /// bind mounts would show in the host's mount table that other tests compare): `outer` plays
