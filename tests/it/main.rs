@@ -1,6 +1,7 @@
 //! sbx's integration tests: one binary, the real `sbx` run rootless (and as root).
 
 mod confine;
+mod contexts;
 mod core;
 mod docs;
 mod enter;
