@@ -60,7 +60,7 @@ complete -c sbx -n "__fish_sbx_needs_command" -l overlay-src -d 'Add SRC as a lo
 complete -c sbx -n "__fish_sbx_needs_command" -l tmp-overlay -d 'Mount an overlay of the --overlay-src layers on DEST, with writes going to an invisible tmpfs that disappears with the sandbox' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l overlay -d 'Mount an overlay of the --overlay-src layers on DEST, with writes going to RWSRC (WORKDIR is overlayfs\' empty work directory on the same filesystem)' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l mask -d 'Put an empty, unreadable mount over PATH (skipped when PATH does not exist inside)' -r -F
-complete -c sbx -n "__fish_sbx_needs_command" -l unprotect -d 'Make PATH of the project writable although it is protected (see PROTECTED PATHS in the description; e.g. `--unprotect .git/hooks` for `pre-commit install`). Repeatable' -r
+complete -c sbx -n "__fish_sbx_needs_command" -l unprotect -d 'Make PATH of the project writable although it is protected (see PROTECTED PATHS in the description; e.g. `--unprotect .git` for a build that commits, and also `--unprotect .git/hooks` for `pre-commit install`). Repeatable' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l root -d 'Start the view from the root tree DIR (e.g. a debootstrap\'d system) instead of an empty tmpfs; without other filesystem options, /dev, /proc and /tmp are mounted where DIR has them' -r -F
 complete -c sbx -n "__fish_sbx_needs_command" -l propagation -d 'Mount propagation of the sandbox\'s tree, as unshare(1) means it. The default, private, keeps every mount made inside from reaching the host' -r -f -a "private\t'Nothing propagates in either direction'
 slave\t'Mounts from the host propagate in; nothing propagates out'

@@ -34,10 +34,11 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// file descriptor.
 ///
 /// THE PROJECT: the directory the command works on, bound read-write (`${CWD}` in a policy):
-/// --chdir DIR when DIR is a directory of the host, else the current directory. /, your home
-/// and every directory above it, the directories directly under /, /tmp, /var/tmp, /dev/shm
-/// and the runtime directories are never a project: sbx then says so and binds nothing
-/// read-write for it. A deleted current directory is an error. The directories between the
+/// --chdir DIR when DIR is a directory of the host, else the current directory (symlinks
+/// resolved). /, your home and every directory above it, hidden directories of your home and
+/// ~/bin, the directories directly under /, /tmp, /var/tmp, /dev/shm, the system's own
+/// directories (/etc, /usr, /var/lib, ...) and the runtime directories are never a project:
+/// sbx then says so and binds nothing read-write for it. A deleted current directory is an error. The directories between the
 /// project and the nearest private place are read-only, so a build that writes ../x gets EROFS
 /// instead of losing it; what the command leaves in the private places (home, /var/tmp, /run,
 /// /dev/shm; not /tmp) is discarded, and sbx says at exit how much and where. No read-write
@@ -54,10 +55,11 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// out with "!PATH"; a secret given as the source of a command-line bind is not masked.
 ///
 /// PROTECTED PATHS: inside the project, the files that tools on the host run or obey without
-/// asking stay read-only (the @protect set: .git/config, .git/hooks, .git/modules/*/config and
-/// hooks, a .git file, core.hooksPath, .pre-commit-config.yaml, .husky, lefthook.yml, .envrc,
-/// mise.toml, .vscode, .idea). A policy adds to it with filesystem.protect; --unprotect PATH or
-/// "!PATH" makes one writable.
+/// asking stay read-only (the @protect set: the whole .git, so that nothing can give it a new
+/// config, commondir or hooks or rename it away; .git/config, .git/hooks, submodule configs
+/// and hooks, core.hooksPath, .pre-commit-config.yaml, .husky, lefthook.yml, .envrc, mise.toml,
+/// .vscode, .idea). A policy adds to it with filesystem.protect; --unprotect PATH or "!PATH"
+/// makes one writable (a build that commits: --unprotect .git).
 ///
 /// POLICIES: every sandbox starts from a policy (default: "default"), a TOML file that sets the
 /// namespaces, identity, filesystem view, environment, capabilities, landlock rules, seccomp
@@ -68,7 +70,10 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// plus what each mount of the view needs (read-only binds may be read and run, writable mounts
 /// read and written); a writable mount that no execute path covers is also mounted noexec.
 /// Keeping CAP_SYS_ADMIN runs the command in a nested user namespace with a mount namespace of
-/// its own, where it can mount but never unmount, remount or move the view's mounts.
+/// its own, where it can mount but never unmount, remount or move the view's mounts; landlock
+/// then keeps its scopes and TCP rules but not its filesystem rules (a process they restrict
+/// can never mount). Every filter, even with seccomp.enabled = false, keeps sbx's own rules:
+/// no TIOCSTI or TIOCLINUX, no new user namespace, no foreign-architecture calls.
 ///
 /// HOST HELPERS: newuidmap, newgidmap, getsubids and pasta are run from root-owned system
 /// directories (/usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin) or the paths a root-owned
@@ -312,7 +317,8 @@ pub struct Cli {
     pub allow_home_write: bool,
 
     /// Make PATH of the project writable although it is protected (see PROTECTED PATHS in
-    /// the description; e.g. `--unprotect .git/hooks` for `pre-commit install`). Repeatable.
+    /// the description; e.g. `--unprotect .git` for a build that commits, and also
+    /// `--unprotect .git/hooks` for `pre-commit install`). Repeatable.
     #[arg(long, value_name = "PATH", action = ArgAction::Append, help_heading = "Filesystem")]
     pub unprotect: Vec<String>,
 

@@ -167,7 +167,7 @@ fn run_in_place(plan: &Plan, sfd: &mut nix::sys::signalfd::SignalFd) -> Result<i
     let me = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd"))?;
     let pid1 = match linux::fork().map_err(Error::process("fork PID 1"))? {
         Fork::Child => {
-            let code = init(plan, &me).unwrap_or_else(|e| report(&e));
+            let code = init(plan, &me, None).unwrap_or_else(|e| report(&e));
             linux::exit_now(code)
         }
         Fork::Parent(pid) => pid,
@@ -200,7 +200,9 @@ fn open_ns_dir(plan: &Plan) -> Result<Option<OwnedFd>> {
 
 /// What the monitor does from outside while the keeper waits: write the id ranges with
 /// newuidmap and newgidmap once the user namespace exists ("U" -> "M"), attach pasta once the
-/// network namespace exists ("N" -> "G"). The keeper exits quietly when the pipe closes.
+/// network namespace exists ("N" -> "G"), and persist the namespaces once PID 1 has built
+/// the view ("P" -> "K"; "F" when PID 1 failed first). The keeper exits quietly when the
+/// pipe closes.
 fn outside_steps(
     plan: &Plan,
     keeper: Pid,
@@ -221,14 +223,6 @@ fn outside_steps(
         linux::write_all_raw(go_tx.as_raw_fd(), b"M")
             .map_err(Error::process("resume the sandbox"))?;
     }
-    if let Some(dir) = &plan.persist {
-        if !expect(b'P') {
-            return Ok(());
-        }
-        persist_namespaces(dir, keeper, plan)?;
-        linux::write_all_raw(go_tx.as_raw_fd(), b"K")
-            .map_err(Error::process("resume the sandbox"))?;
-    }
     if plan.net == NetMode::Pasta {
         if !expect(b'N') {
             return Ok(());
@@ -239,6 +233,16 @@ fn outside_steps(
             plan.verbose,
         )?);
         linux::write_all_raw(go_tx.as_raw_fd(), b"G")
+            .map_err(Error::process("resume the sandbox"))?;
+    }
+    if let Some(dir) = &plan.persist {
+        // Only once PID 1 has built the view: persisted before that, the mount namespace
+        // would still be a copy of the host's.
+        if !expect(b'P') {
+            return Ok(());
+        }
+        persist_namespaces(dir, keeper, plan)?;
+        linux::write_all_raw(go_tx.as_raw_fd(), b"K")
             .map_err(Error::process("resume the sandbox"))?;
     }
     Ok(())
@@ -435,23 +439,48 @@ fn keeper(plan: &Plan, monitor: &OwnedFd, report_tx: OwnedFd, go: Option<OwnedFd
         Ok(())
     };
     enter_namespaces(&mut sys, plan, &mut || wait(b"U", b'M'))?;
-    if plan.persist.is_some() {
-        wait(b"P", b'K')?;
-    }
     if plan.net == NetMode::Pasta {
         wait(b"N", b'G')?;
     }
 
     let ns_dir = open_ns_dir(plan)?;
     let me = linux::pidfd_open(Pid::this()).map_err(Error::process("open a pidfd"))?;
+    // With --persist, PID 1 says when the view is built ("R") and waits for the namespaces
+    // to be persisted ("K") before it starts the command.
+    let handshake = match plan.persist {
+        Some(_) => {
+            let o = nix::fcntl::OFlag::O_CLOEXEC;
+            Some((
+                nix::unistd::pipe2(o).map_err(Error::process("create a pipe"))?,
+                nix::unistd::pipe2(o).map_err(Error::process("create a pipe"))?,
+            ))
+        }
+        None => None,
+    };
     match linux::fork().map_err(Error::process("fork PID 1"))? {
         Fork::Child => {
             drop(report_tx);
-            let code = init(plan, &me).unwrap_or_else(|e| report(&e));
+            let ready = handshake.map(|((_, ready_tx), (resume_rx, _))| (ready_tx, resume_rx));
+            let code = init(plan, &me, ready).unwrap_or_else(|e| report(&e));
             linux::exit_now(code)
         }
         Fork::Parent(init) => {
             drop(me);
+            if let Some(((ready_rx, ready_tx), (resume_rx, resume_tx))) = handshake {
+                drop(ready_tx);
+                drop(resume_rx);
+                let mut got = [0u8; 1];
+                if matches!(nix::unistd::read(ready_rx.as_raw_fd(), &mut got), Ok(1))
+                    && got[0] == b'R'
+                {
+                    wait(b"P", b'K')?;
+                    linux::write_all_raw(resume_tx.as_raw_fd(), b"K")
+                        .map_err(Error::process("resume PID 1"))?;
+                } else {
+                    // PID 1 failed before its view was built: nothing is persisted.
+                    let _ = linux::write_all_raw(report_tx.as_raw_fd(), b"F");
+                }
+            }
             let mut msg = init.as_raw().to_ne_bytes().to_vec();
             if let Some(dir) = &ns_dir {
                 msg.extend_from_slice(namespace_json(plan, dir).as_bytes());
@@ -563,11 +592,23 @@ fn report_discarded(plan: &Plan, discarded: &ns::mount::Discarded) {
 }
 
 /// PID 1 of the sandbox.
-fn init(plan: &Plan, keeper: &OwnedFd) -> Result<i32> {
+fn init(plan: &Plan, keeper: &OwnedFd, persist: Option<(OwnedFd, OwnedFd)>) -> Result<i32> {
     pid::die_with_parent(keeper)?;
-    close_fds_except(&[])?;
+    let keep: Vec<i32> = persist
+        .iter()
+        .flat_map(|(a, b)| [a.as_raw_fd(), b.as_raw_fd()])
+        .collect();
+    close_fds_except(&keep)?;
     let mut sys = Linux;
     let discarded = build_sandbox(&mut sys, plan)?;
+    if let Some((ready, resume)) = persist {
+        // The view is built: now the namespaces may be persisted (see `keeper`).
+        linux::write_all_raw(ready.as_raw_fd(), b"R").map_err(Error::process("report to sbx"))?;
+        let mut got = [0u8; 1];
+        if !matches!(nix::unistd::read(resume.as_raw_fd(), &mut got), Ok(1)) || got[0] != b'K' {
+            linux::exit_now(crate::error::EXIT_SBX_FAILURE);
+        }
+    }
 
     if plan.as_pid_1 {
         return Err(exec_command(&mut sys, plan));

@@ -825,7 +825,9 @@ fn write_maps(
                 r.count.to_string(),
             ]);
         }
-        let status = std::process::Command::new(helper)
+        // Like sbx itself, never from PATH: a directory on it may be a sandbox's project.
+        let path = crate::hostbin::find(helper, "uidmap").map_err(|e| Fail(e.to_string()))?;
+        let status = std::process::Command::new(&path)
             .args(&args)
             .status()
             .map_err(|e| Fail(format!("failed to execute {helper}: {e}")))?;

@@ -57,6 +57,11 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LandlockPlan {
     pub mode: Mode,
+    /// Whether filesystem access is restricted. Off when the command keeps CAP_SYS_ADMIN to
+    /// mount (a process whose landlock domain handles filesystem access may never mount); the
+    /// scopes and TCP rules still apply then.
+    #[serde(default = "restricts_fs")]
+    pub fs: bool,
     pub read: Vec<PathBuf>,
     pub write: Vec<PathBuf>,
     pub execute: Vec<PathBuf>,
@@ -64,6 +69,10 @@ pub struct LandlockPlan {
     pub connect_tcp: Option<Vec<u16>>,
     pub scope_abstract_unix: bool,
     pub scope_signal: bool,
+}
+
+fn restricts_fs() -> bool {
+    true
 }
 
 fn err(what: String) -> Error {
@@ -89,10 +98,20 @@ pub fn restrict(plan: &LandlockPlan) -> Result<Vec<String>> {
         };
         err(format!("{e}{hint}"))
     };
-    let mut ruleset = Ruleset::default()
-        .set_compatibility(level)
-        .handle_access(AccessFs::from_all(ABI_WANTED))
-        .map_err(wrap)?;
+    if !plan.fs
+        && plan.bind_tcp.is_none()
+        && plan.connect_tcp.is_none()
+        && !plan.scope_abstract_unix
+        && !plan.scope_signal
+    {
+        return Ok(vec!["landlock: nothing to restrict".into()]);
+    }
+    let mut ruleset = Ruleset::default().set_compatibility(level);
+    if plan.fs {
+        ruleset = ruleset
+            .handle_access(AccessFs::from_all(ABI_WANTED))
+            .map_err(wrap)?;
+    }
     if plan.bind_tcp.is_some() {
         ruleset = ruleset.handle_access(AccessNet::BindTcp).map_err(wrap)?;
     }
@@ -112,10 +131,16 @@ pub fn restrict(plan: &LandlockPlan) -> Result<Vec<String>> {
     let read = AccessFs::ReadFile | AccessFs::ReadDir;
     let write = AccessFs::from_write(ABI_WANTED);
     let execute = AccessFs::Execute.into();
+    let no_paths = Vec::new();
+    let fs_lists = if plan.fs {
+        [&plan.read, &plan.write, &plan.execute]
+    } else {
+        [&no_paths, &no_paths, &no_paths]
+    };
     for (paths, access) in [
-        (&plan.read, read),
-        (&plan.write, write),
-        (&plan.execute, execute),
+        (fs_lists[0], read),
+        (fs_lists[1], write),
+        (fs_lists[2], execute),
     ] {
         for path in paths {
             match PathFd::new(path) {

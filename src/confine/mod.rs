@@ -328,6 +328,7 @@ mod tests {
             new_session: true,
             nested_userns: false,
             landlock: landlock::LandlockPlan {
+                fs: true,
                 mode: landlock::Mode::BestEffort,
                 read: vec!["/".into()],
                 write: vec![],

@@ -248,7 +248,9 @@ pub const SECRETS: &[&str] = &[
 
 /// `@protect`: files in a writable project that tools on the host run or obey without asking,
 /// kept read-only inside (a policy adds to it with `filesystem.protect`, takes one out with
-/// `"!PATH"`; `--unprotect PATH` does the same on the command line).
+/// `"!PATH"`; `--unprotect PATH` does the same on the command line). `.git` is the whole git
+/// directory (or a worktree's pointer file); the paths inside it still hold when it is
+/// unprotected for a build that commits.
 pub const PROTECT: &[&str] = &[
     ".git",
     ".git/config",
@@ -1067,7 +1069,20 @@ impl Builder<'_> {
             }
         }
         for rel in &self.view.protect {
-            self.bind_over_itself_ro(&project.join(rel))?;
+            self.bind_over_itself_ro(&project.join(rel))
+                .map_err(|e| match e {
+                    Error::Mount { target, errno, .. } => mount_err(
+                        "keep read-only",
+                        &target,
+                        errno,
+                        format!(
+                            "a protected path of the project (@protect) that sbx cannot keep read-only; \
+                             remove or fix it, or let the sandbox write it with --unprotect {}",
+                            rel.display()
+                        ),
+                    ),
+                    other => other,
+                })?;
         }
         Ok(())
     }

@@ -61,10 +61,16 @@ impl Caller {
             homes.push(h.clone());
         }
         if let Some(env_home) = self.var_str("HOME").map(PathBuf::from) {
+            // Compared by what it really is: `/home/u/../../srv/x` is not inside /home/u.
+            let env_home = std::fs::canonicalize(&env_home).unwrap_or(env_home);
+            let canon: Vec<PathBuf> = homes
+                .iter()
+                .map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.clone()))
+                .collect();
             let usable = env_home.is_absolute()
                 && env_home != Path::new("/")
                 && env_home.is_dir()
-                && !homes.iter().any(|h| env_home.starts_with(h));
+                && !canon.iter().any(|h| env_home.starts_with(h));
             if usable {
                 homes.push(env_home);
             }
@@ -101,6 +107,19 @@ pub fn not_a_project(dir: &Path, homes: &[PathBuf], runtime: &[PathBuf]) -> Opti
         if h.starts_with(dir) {
             return Some(format!("a directory above your home {}", h.display()));
         }
+        if let Ok(rel) = dir.strip_prefix(h) {
+            // Dotfiles and ~/bin: configuration and programs that run outside the sandbox
+            // (reached, say, through a symlink a repository ships).
+            let hidden = rel
+                .components()
+                .any(|c| c.as_os_str().as_encoded_bytes().starts_with(b"."));
+            if hidden || rel.starts_with("bin") {
+                return Some(format!(
+                    "in {}, where configuration and programs that run outside the sandbox live",
+                    h.display()
+                ));
+            }
+        }
     }
     if [
         Path::new("/tmp"),
@@ -117,6 +136,31 @@ pub fn not_a_project(dir: &Path, homes: &[PathBuf], runtime: &[PathBuf]) -> Opti
     for top in ["/proc", "/sys", "/dev", "/run"] {
         if dir.starts_with(top) {
             return Some(format!("under {top}, where no project lives"));
+        }
+    }
+    for system in [
+        "/etc",
+        "/usr",
+        "/boot",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/var/lib",
+        "/var/spool",
+        "/var/cache",
+        "/var/log",
+        "/var/mail",
+        "/var/backups",
+        "/var/run",
+        "/var/lock",
+    ] {
+        if dir.starts_with(system) {
+            return Some(format!(
+                "under {system}, the system's own (what it runs, it runs outside the sandbox)"
+            ));
         }
     }
     for r in runtime {
@@ -169,10 +213,14 @@ impl Project {
                     true,
                 ),
                 Err(why) => {
+                    let named = caller
+                        .var_str("PWD")
+                        .map(|p| format!(" {p}"))
+                        .unwrap_or_default();
                     return Err(Error::Usage(format!(
-                        "cannot start from the current directory: {why}\nhint: cd to an existing \
-                         directory (the project's), or give the working directory with --chdir DIR"
-                    )))
+                        "cannot start from the current directory{named}: {why}\nhint: cd to an \
+                         existing directory (the project's), or give the working directory with --chdir DIR"
+                    )));
                 }
             },
         };

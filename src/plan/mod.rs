@@ -394,8 +394,10 @@ impl Plan {
 
         let mut landlock = landlock_plan(policy, &vars, execute, mount_rules)?;
         if keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0 {
-            // A landlocked process can never mount; keeping CAP_SYS_ADMIN asks for mounts inside.
-            landlock.mode = LandlockMode::Off;
+            // A process whose landlock domain handles filesystem access can never mount, and
+            // keeping CAP_SYS_ADMIN asks for mounts inside: the filesystem rules go (the view
+            // is locked instead), the scopes and TCP rules stay.
+            landlock.fs = false;
         }
         let mut limits = Vec::new();
         for (name, v) in &policy.limits {
@@ -437,17 +439,30 @@ impl Plan {
                 }
             }
             let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
-            let writable_inside = view.ops.iter().any(|op| match op {
-                FsOp::Bind {
-                    src,
-                    kind: BindKind::ReadWrite | BindKind::Dev,
-                    ..
-                } => real.starts_with(std::fs::canonicalize(src).unwrap_or_else(|_| src.clone())),
-                _ => false,
+            // Every host directory the view lets the sandbox write: read-write binds, an
+            // overlay's upper and work directories, a --root tree.
+            let mut writable: Vec<&std::path::Path> =
+                view.root.iter().map(|r| r.as_path()).collect();
+            for op in &view.ops {
+                match op {
+                    FsOp::Bind {
+                        src,
+                        kind: BindKind::ReadWrite | BindKind::Dev,
+                        ..
+                    } => writable.push(src),
+                    FsOp::Overlay {
+                        upper: Upper::Dir { rw, work },
+                        ..
+                    } => writable.extend([rw.as_path(), work.as_path()]),
+                    _ => {}
+                }
+            }
+            let writable_inside = writable.iter().any(|src| {
+                real.starts_with(std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf()))
             });
             if writable_inside {
                 return Err(usage(format!(
-                    "--persist {}: the sandbox could write it (it is under one of its read-write binds); choose a directory outside them",
+                    "--persist {}: the sandbox could write it (it is under a directory the view makes writable); choose a directory outside them",
                     dir.display()
                 )));
             }
@@ -577,6 +592,7 @@ fn landlock_plan(
     mounts: view::MountRules,
 ) -> Result<LandlockPlan> {
     let mut plan = LandlockPlan {
+        fs: true,
         mode: policy
             .landlock_mode
             .as_ref()
@@ -615,8 +631,18 @@ fn landlock_plan(
 
 /// The policy's seccomp filter, compiled (the default one is compiled once and cached).
 fn seccomp_program(policy: &Policy, keep_caps: u64) -> Result<Option<Vec<sock_filter>>> {
+    let arch = || seccomp::Arch::native().ok_or(seccomp::Error::UnsupportedArch);
     if policy.seccomp_enabled.as_ref().is_some_and(|e| !e.v) {
-        return Ok(None);
+        // No filter of the policy's; sbx's own rules (TIOCSTI/TIOCLINUX, new user namespaces,
+        // clone3, foreign architectures) stay in every sandbox.
+        let spec = SeccompSpec {
+            default_action: Action::Allow,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            errno: None,
+            rules: SeccompSpec::base_rules(),
+        };
+        return Ok(Some(seccomp::compile(&spec, arch()?)?));
     }
     let sys_admin = caps::Capability::CAP_SYS_ADMIN.bitmask();
     let deny = policy
@@ -644,8 +670,7 @@ fn seccomp_program(policy: &Policy, keep_caps: u64) -> Result<Option<Vec<sock_fi
     if spec == default {
         return Ok(Some(seccomp::default_program()?.to_vec()));
     }
-    let arch = seccomp::Arch::native().ok_or(seccomp::Error::UnsupportedArch)?;
-    Ok(Some(seccomp::compile(&spec, arch)?))
+    Ok(Some(seccomp::compile(&spec, arch()?)?))
 }
 
 /// One filesystem option as given on the command line.

@@ -167,19 +167,24 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
                 patterns.push(hooks);
             }
         }
-        // What the patterns name in the project now (each made read-only in the view).
+        // What the patterns name in the project now (each made read-only in the view). `.git`
+        // as a whole, so that it cannot be renamed away from its protected files or given a
+        // new config, commondir or hooks; --unprotect .git (for a build that commits) leaves
+        // the rest of the list.
         let git = p.join(".git");
         let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
         let mut found = Vec::new();
         for pattern in &patterns {
             mount::expand_pattern(&p, pattern, &mut found);
         }
+        let whole_git = found.contains(&git);
         view.protect = found
             .into_iter()
-            .filter(|f| !(git_is_dir && *f == git)) // `.git` only as a pointer file
+            .filter(|f| !(whole_git && f.starts_with(&git) && *f != git))
             .filter_map(|f| f.strip_prefix(&p).ok().map(Path::to_path_buf))
             .collect();
         view.make_git_hooks = git_is_dir
+            && !whole_git
             && patterns.iter().any(|p| p == ".git/hooks")
             && std::fs::symlink_metadata(git.join("hooks")).is_err();
         if view.make_git_hooks {

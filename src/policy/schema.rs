@@ -253,7 +253,8 @@ pub struct Landlock {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seccomp {
-    /// `false` installs no filter at all.
+    /// `false` installs no filter of the policy's: only sbx's own rules (TIOCSTI and TIOCLINUX,
+    /// new user namespaces, clone3, foreign architectures), which every sandbox has.
     pub enabled: Option<S<bool>>,
     /// `allow` (a deny-list), or `errno`, `kill`, `log`, `trap` (an allow-list).
     pub default_action: Option<S<Checked<Action>>>,

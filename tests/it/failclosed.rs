@@ -676,6 +676,8 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         let script = format!(
             "git config core.fsmonitor 'touch {m}'; echo config=$?; \
              echo 'touch {m}' > .git/hooks/pre-commit; echo hook=$?; \
+             echo ../evil > .git/commondir; echo commondir=$?; \
+             mv .git .git.orig; echo rename=$?; \
              echo 'touch {m}' > .envrc; echo envrc=$?; echo x > src.c; echo src=$?",
             m = marker.display()
         );
@@ -683,7 +685,7 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         sbx.cmd.current_dir(&proj);
         let r = sbx.run();
         let out = r.ok();
-        for refused in ["config=", "hook=", "envrc="] {
+        for refused in ["config=", "hook=", "commondir=", "rename=", "envrc="] {
             assert!(
                 !out.contains(&format!("{refused}0")),
                 "{policy}: {refused} written: {out}"
@@ -716,6 +718,8 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
     std::os::unix::fs::chown(proj.join(".git/hooks"), Some(user.uid), Some(user.gid)).unwrap();
     let mut sbx = sbx.args([
         "--unprotect",
+        ".git",
+        "--unprotect",
         ".git/hooks",
         "--",
         "sh",
@@ -733,5 +737,68 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         r.stderr().contains("did you mean .git/hooks?"),
         "{}",
         r.stderr()
+    );
+}
+
+// 6. Host helpers by trusted path, sbx unshare included.
+
+#[test]
+fn sbx_unshare_never_runs_a_helper_planted_on_path() {
+    let user = unprivileged_user();
+    let dir = TestDir::new(Some(&user));
+    let bin = dir.path.join("bin");
+    make_dir(&bin, &user);
+    let marker = dir.path.join("planted-ran");
+    for helper in ["newuidmap", "newgidmap"] {
+        let p = bin.join(helper);
+        std::fs::write(&p, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut sbx = Sbx::rootless().args(["unshare", "--map-auto", "-r", "--", "true"]);
+    sbx.cmd
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    let r = sbx.run();
+    assert!(
+        !marker.exists(),
+        "sbx unshare ran {}: {}",
+        bin.display(),
+        r.stderr()
+    );
+}
+
+// 6 (landlock). Keeping CAP_SYS_ADMIN keeps the scopes: no signal reaches the host.
+
+#[test]
+fn a_kept_cap_sys_admin_still_cannot_signal_the_host() {
+    let dir = TestDir::new(Some(&unprivileged_user()));
+    let pidfile = dir.path.join("sleeper.pid");
+    let r = Sbx::rootless()
+        .args([
+            "--cap-add",
+            "CAP_SYS_ADMIN",
+            "--",
+            "sh",
+            "-c",
+            "trap '' USR1; kill -USR1 0; echo sent",
+        ])
+        .via_shell(&format!(
+            "sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {}",
+            pidfile.display()
+        ))
+        .run();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    assert!(r.stdout().contains("sent"), "{}", r.stderr());
+    assert!(
+        alive,
+        "the host's sleep (same process group) was signalled from inside"
     );
 }
