@@ -117,11 +117,12 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
     origins.resize(view.ops.len(), None);
     split_root_if_needed(&mut view, &mut origins);
 
-    check_writable_sources(&view, &origins, &homes, allow_home_write)?;
+    let protected = protected_dirs(&homes);
+    check_writable_sources(&view, &origins, &protected, allow_home_write)?;
     view.guarded = if allow_home_write {
         Vec::new()
     } else {
-        guarded_inodes(&homes)
+        guarded_inodes(&protected)
     };
 
     // Masks last, so that nothing mounted before can bring a secret back; only where the
@@ -174,8 +175,21 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
         let git = p.join(".git");
         let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
         let mut found = Vec::new();
+        // One look at each first component: most projects have none of them.
+        let mut present: Vec<(&str, bool)> = Vec::new();
         for pattern in &patterns {
-            mount::expand_pattern(&p, pattern, &mut found);
+            let first = pattern.split('/').next().unwrap_or(pattern);
+            let here = match present.iter().find(|(f, _)| *f == first) {
+                Some(&(_, here)) => here,
+                None => {
+                    let here = first == "*" || std::fs::symlink_metadata(p.join(first)).is_ok();
+                    present.push((first, here));
+                    here
+                }
+            };
+            if here {
+                mount::expand_pattern(&p, pattern, &mut found);
+            }
         }
         let whole_git = found.contains(&git);
         view.protect = found
@@ -429,13 +443,12 @@ fn protected_dirs(homes: &[PathBuf]) -> Vec<PathBuf> {
 fn check_writable_sources(
     view: &View,
     origins: &[Option<&crate::policy::Origin>],
-    homes: &[PathBuf],
+    protected: &[PathBuf],
     allowed: bool,
 ) -> Result<()> {
     if allowed {
         return Ok(());
     }
-    let protected = protected_dirs(homes);
     let bad = |src: &Path| {
         let real = std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
         protected.contains(&real)
@@ -481,9 +494,9 @@ fn check_writable_sources(
     Ok(())
 }
 
-fn guarded_inodes(homes: &[PathBuf]) -> Vec<(u64, u64)> {
+fn guarded_inodes(protected: &[PathBuf]) -> Vec<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    protected_dirs(homes)
+    protected
         .iter()
         .filter_map(|d| std::fs::metadata(d).ok())
         .map(|m| (m.dev(), m.ino()))
