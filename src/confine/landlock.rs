@@ -87,7 +87,7 @@ pub fn restrict(plan: &LandlockPlan) -> Result<Vec<String>> {
     }
     let level = match plan.mode {
         Mode::Require => CompatLevel::HardRequirement,
-        _ => CompatLevel::BestEffort,
+        Mode::BestEffort | Mode::Off => CompatLevel::BestEffort,
     };
     let wrap = |e: landlock::RulesetError| {
         let hint = if plan.mode == Mode::Require {
