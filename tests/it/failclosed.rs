@@ -770,8 +770,18 @@ fn sbx_unshare_never_runs_a_helper_planted_on_path() {
 
 #[test]
 fn a_kept_cap_sys_admin_still_cannot_signal_the_host() {
-    let dir = TestDir::new(Some(&unprivileged_user()));
+    let user = unprivileged_user();
+    let dir = TestDir::new(Some(&user));
     let pidfile = dir.path.join("sleeper.pid");
+    // The sleeper is the test user's, as sbx's caller would be, in sbx's process group.
+    let as_user = if is_root() {
+        format!(
+            "/usr/bin/setpriv --reuid={} --regid={} --clear-groups ",
+            user.uid, user.gid
+        )
+    } else {
+        String::new()
+    };
     let r = Sbx::rootless()
         .args([
             "--cap-add",
@@ -782,7 +792,7 @@ fn a_kept_cap_sys_admin_still_cannot_signal_the_host() {
             "trap '' USR1; kill -USR1 0; echo sent",
         ])
         .via_shell(&format!(
-            "sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {}",
+            "{as_user}sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {}",
             pidfile.display()
         ))
         .run();
@@ -801,4 +811,34 @@ fn a_kept_cap_sys_admin_still_cannot_signal_the_host() {
         alive,
         "the host's sleep (same process group) was signalled from inside"
     );
+}
+
+// 16. An empty program name is explained, not a panic.
+
+#[test]
+fn an_empty_argv0_or_command_name_is_explained() {
+    // bash's `exec -a ''` runs sbx with an empty argv[0].
+    let user = unprivileged_user();
+    let dir = TestDir::new(Some(&user));
+    let mut cmd = std::process::Command::new("/usr/bin/setpriv");
+    cmd.arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .args([
+            "--clear-groups",
+            "--",
+            "bash",
+            "-c",
+            "exec -a '' \"$0\" -- echo ran",
+        ])
+        .arg(sbx_bin())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &user.home)
+        .current_dir(&dir.path);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ran");
+    let r = Sbx::rootless().args(["--", ""]).run();
+    assert_eq!(r.code(), 127);
+    assert!(r.stderr().contains("empty command name"), "{}", r.stderr());
 }
