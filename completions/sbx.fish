@@ -29,7 +29,7 @@ complete -c sbx -n "__fish_sbx_needs_command" -l map-users -d 'Map uids INNER..I
 complete -c sbx -n "__fish_sbx_needs_command" -l map-groups -d 'Like --map-users, for gids and /etc/subgid (newgidmap writes the map)' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l uid -d 'The uid that the caller\'s uid appears as inside (overrides --map-root and --map-current)' -r
 complete -c sbx -n "__fish_sbx_needs_command" -l gid -d 'The gid that the caller\'s gid appears as inside (overrides --map-root and --map-current)' -r
-complete -c sbx -n "__fish_sbx_needs_command" -l net -d 'The sandbox\'s network: none (a new namespace with only lo, the default), host (the host\'s, like --share-net) or pasta (a new namespace with user-mode networking through pasta(1), package passt; the host\'s own ports stay out of reach unless published)' -r -f -a "none\t'A new network namespace with only the loopback interface'
+complete -c sbx -n "__fish_sbx_needs_command" -l net -d 'The sandbox\'s network: none (a new namespace with only lo, the default), host (the host\'s, like --share-net) or pasta (a new namespace with user-mode networking through pasta(1), package passt; every address of the host stays out of reach unless a port is published, so pasta is refused to a command that keeps CAP_NET_RAW or CAP_NET_ADMIN)' -r -f -a "none\t'A new network namespace with only the loopback interface'
 host\t'The host\'s network namespace (the same as --share-net)'
 pasta\t'A new network namespace with user-mode networking through pasta (package passt)'"
 complete -c sbx -n "__fish_sbx_needs_command" -s p -l publish -d 'Forward a host port to a port of the sandbox (with --net pasta): [HOST_IP:]HOST_PORT:PORT[/tcp|/udp]. Repeatable' -r

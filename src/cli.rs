@@ -54,12 +54,15 @@ use clap::{ArgAction, CommandFactory, Parser};
 /// DBUS_SESSION_BUS_ADDRESS name. A policy adds to @secrets with filesystem.secrets or takes one
 /// out with "!PATH"; a secret given as the source of a command-line bind is not masked.
 ///
-/// PROTECTED PATHS: inside the project, the files that tools on the host run or obey without
-/// asking stay read-only (the @protect set: the whole .git, so that nothing can give it a new
-/// config, commondir or hooks or rename it away; .git/config, .git/hooks, submodule configs
-/// and hooks, core.hooksPath, .pre-commit-config.yaml, .husky, lefthook.yml, .envrc, mise.toml,
-/// .vscode, .idea). A policy adds to it with filesystem.protect; --unprotect PATH or "!PATH"
-/// makes one writable (a build that commits: --unprotect .git).
+/// PROTECTED PATHS: inside the project, and inside every other writable bind, the files that
+/// tools on the host run or obey without asking stay read-only (the @protect set: the whole
+/// .git, so that nothing can give it a new config, commondir or hooks or rename it away;
+/// .git/config, .git/hooks, submodule configs and hooks, the .git of every submodule
+/// .gitmodules lists, core.hooksPath, .pre-commit-config.yaml, .husky, lefthook.yml, .envrc,
+/// mise.toml, .vscode, .idea). A policy adds to it with filesystem.protect; --unprotect PATH or
+/// "!PATH" makes one writable (a build that commits: --unprotect .git, which keeps .git in
+/// place and its config and hooks read-only). Only what exists when the sandbox starts is
+/// protected.
 ///
 /// POLICIES: every sandbox starts from a policy (default: "default"), a TOML file that sets the
 /// namespaces, identity, filesystem view, environment, capabilities, landlock rules, seccomp
@@ -139,7 +142,8 @@ pub struct Cli {
 
     /// The sandbox's network: none (a new namespace with only lo, the default), host (the
     /// host's, like --share-net) or pasta (a new namespace with user-mode networking through
-    /// pasta(1), package passt; the host's own ports stay out of reach unless published).
+    /// pasta(1), package passt; every address of the host stays out of reach unless a port is
+    /// published, so pasta is refused to a command that keeps CAP_NET_RAW or CAP_NET_ADMIN).
     #[arg(long, value_enum, value_name = "MODE", help_heading = "Network")]
     pub net: Option<crate::ns::net::NetMode>,
 

@@ -209,6 +209,16 @@ pub fn enter(target: &str, command: Vec<OsString>, uid: u32, xdg: Option<&str>) 
         })?;
     }
     drop(fds);
+    if !entry.namespaces.iter().any(|n| n == "pid") {
+        // Persisted namespaces have no PID namespace (it ends with its processes): the command
+        // gets a new one rather than the host's processes to see and signal.
+        nix::sched::unshare(CloneFlags::CLONE_NEWPID).map_err(|errno| {
+            err(
+                format!("cannot create a PID namespace for the command: {errno}"),
+                "",
+            )
+        })?;
+    }
     let envp: Vec<CString> = entry
         .env
         .iter()

@@ -711,6 +711,7 @@ mod tests {
             gid: 1000,
             cwd: Ok(cwd.into()),
             home: Ok("/home/u".into()),
+            cwd_id: None,
             env: vec![],
         };
         Plan::from_matches(&m, &caller).unwrap()

@@ -132,11 +132,12 @@ pub struct View {
     /// The project: the read-write bind with this destination gets read-only parents (a build
     /// that writes `../x` gets EROFS) and its [`View::protect`] paths read-only.
     pub project: Option<PathBuf>,
-    /// Paths relative to the project that stay read-only inside it (expanded from the
-    /// policy's patterns when the sandbox was planned).
-    pub protect: Vec<PathBuf>,
-    /// A `.git/hooks` to create (empty) in the project first, so that it can be read-only.
-    pub make_git_hooks: bool,
+    /// (device, inode) of the project's directory when the sandbox was planned: the tree the
+    /// view binds must be that one.
+    pub project_id: Option<(u64, u64)>,
+    /// The protected paths of each writable bind (@protect, expanded when the sandbox was
+    /// planned).
+    pub protect: Vec<Protected>,
     /// Destinations of writable mounts made noexec: the policy does not let code run there
     /// (`/` stands for the view's root tmpfs).
     pub noexec: Vec<PathBuf>,
@@ -157,13 +158,27 @@ impl View {
             propagation: Propagation::Private,
             own_pid_ns,
             project: None,
+            project_id: None,
             protect: Vec::new(),
-            make_git_hooks: false,
             noexec: Vec::new(),
             create: Vec::new(),
             guarded: Vec::new(),
         }
     }
+}
+
+/// What stays read-only inside one writable bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protected {
+    /// The bind's destination.
+    pub dest: PathBuf,
+    /// Paths relative to it bound read-only over themselves.
+    pub read_only: Vec<PathBuf>,
+    /// Paths bound read-write over themselves first, so that they cannot be renamed away
+    /// from the read-only paths inside them (an unprotected `.git`).
+    pub pin: Vec<PathBuf>,
+    /// Create an empty `.git/hooks` first, so that there is one to keep read-only.
+    pub make_git_hooks: bool,
 }
 
 /// The toolchain directories of home that the default view brings back copy-on-write.
@@ -215,6 +230,12 @@ pub const SECRETS: &[&str] = &[
     ".gradle/gradle.properties",
     ".composer/auth.json",
     ".docker/config.json",
+    ".docker/run",
+    ".1password",
+    ".lima",
+    ".colima",
+    ".rd",
+    ".orbstack",
     ".config/containers/auth.json",
     ".vault-token",
     ".aws",
@@ -997,6 +1018,19 @@ impl Builder<'_> {
     /// existed in the view (a build that writes `../x` gets EROFS instead of losing it), and
     /// the protected paths inside it read-only.
     fn project(&mut self, tree: &OwnedFd, dest: &Path) -> Result<()> {
+        if let Some(id) = self.view.project_id {
+            let st = nix::sys::stat::fstat(tree.as_raw_fd())
+                .map_err(|e| mount_err("inspect", dest, e, "the project"))?;
+            if (st.st_dev, st.st_ino) != id {
+                return Err(mount_err(
+                    "bind the project",
+                    dest,
+                    Errno::ESTALE,
+                    "the path now leads to another directory than the one sbx was started in \
+                     (moved or swapped for a symlink meanwhile); start sbx again from the project",
+                ));
+            }
+        }
         self.noexec(tree, dest)?;
         let option = "the project";
         let root = self.root()?;
@@ -1055,12 +1089,15 @@ impl Builder<'_> {
         self.protect(dest)
     }
 
-    /// Makes the protected paths of the project read-only (those that exist).
-    fn protect(&mut self, project: &Path) -> Result<()> {
-        if self.view.make_git_hooks {
+    /// Makes the protected paths of a writable bind at `dest` read-only.
+    fn protect(&mut self, dest: &Path) -> Result<()> {
+        let Some(p) = self.view.protect.iter().find(|p| p.dest == dest) else {
+            return Ok(());
+        };
+        if p.make_git_hooks {
             // Without it a sandbox could create .git/hooks and fill it: make it, empty, in the
             // project (git makes it too), so that it can be read-only here.
-            if let Ok(git) = self.resolve(&project.join(".git")) {
+            if let Ok(git) = self.resolve(&dest.join(".git")) {
                 let _ = nix::sys::stat::mkdirat(
                     Some(git.as_raw_fd()),
                     "hooks",
@@ -1068,21 +1105,31 @@ impl Builder<'_> {
                 );
             }
         }
-        for rel in &self.view.protect {
-            self.bind_over_itself_ro(&project.join(rel))
-                .map_err(|e| match e {
-                    Error::Mount { target, errno, .. } => mount_err(
-                        "keep read-only",
-                        &target,
-                        errno,
-                        format!(
-                            "a protected path of the project (@protect) that sbx cannot keep read-only; \
-                             remove or fix it, or let the sandbox write it with --unprotect {}",
-                            rel.display()
-                        ),
+        fn explain(rel: &Path) -> impl FnOnce(Error) -> Error + '_ {
+            move |e: Error| {
+                match e {
+                Error::Mount { target, errno, .. } => mount_err(
+                    "keep read-only",
+                    &target,
+                    errno,
+                    format!(
+                        "a protected path of the project (@protect) that sbx cannot keep read-only; \
+                         remove or fix it, or let the sandbox write it with --unprotect {}",
+                        rel.display()
                     ),
-                    other => other,
-                })?;
+                ),
+                other => other,
+            }
+            }
+        }
+        let p = p.clone();
+        for rel in &p.pin {
+            self.bind_over_itself(&dest.join(rel), false)
+                .map_err(explain(rel))?;
+        }
+        for rel in &p.read_only {
+            self.bind_over_itself(&dest.join(rel), true)
+                .map_err(explain(rel))?;
         }
         Ok(())
     }
@@ -1109,9 +1156,11 @@ impl Builder<'_> {
                 },
                 Source::Tree(fd),
             ) if self.view.project.as_deref() == Some(dest.as_path()) => self.project(&fd, dest),
-            (FsOp::Bind { dest, .. } | FsOp::Overlay { dest, .. }, Source::Tree(fd)) => {
-                self.attach(&fd, dest, option)
+            (FsOp::Bind { dest, .. }, Source::Tree(fd)) => {
+                self.attach(&fd, dest, option)?;
+                self.protect(dest)
             }
+            (FsOp::Overlay { dest, .. }, Source::Tree(fd)) => self.attach(&fd, dest, option),
             (FsOp::Tmpfs { dest, size, perms }, _) => {
                 let fd = tmpfs(*size, *perms, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, dest)?;
                 self.attach(&fd, dest, option)?;
@@ -1234,6 +1283,12 @@ impl Builder<'_> {
 
     /// Binds `path` (inside the view) over itself read-only, when it exists.
     fn bind_over_itself_ro(&self, path: &Path) -> Result<()> {
+        self.bind_over_itself(path, true)
+    }
+
+    /// Binds `path` (inside the view) over itself, read-only or not, when it exists: a mount
+    /// point cannot be renamed or removed.
+    fn bind_over_itself(&self, path: &Path, read_only: bool) -> Result<()> {
         let fd = match self.resolve(path) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(()),
@@ -1256,14 +1311,12 @@ impl Builder<'_> {
                 | libc::AT_RECURSIVE as u32,
         )
         .map_err(err)?;
-        linux::mount_setattr(
-            clone.as_raw_fd(),
-            true,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-            0,
-            0,
-        )
-        .map_err(err)?;
+        let attr = if read_only {
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
+        } else {
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+        };
+        linux::mount_setattr(clone.as_raw_fd(), true, attr, 0, 0).map_err(err)?;
         linux::move_mount(
             clone.as_raw_fd(),
             c"",

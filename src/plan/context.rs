@@ -22,6 +22,8 @@ pub struct Caller {
     pub env: Vec<(OsString, OsString)>,
     /// The home directory the password database gives the caller's uid, or why there is none.
     pub home: Result<PathBuf, String>,
+    /// (device, inode) of the directory the caller is in (None in tests).
+    pub cwd_id: Option<(u64, u64)>,
 }
 
 impl Caller {
@@ -36,6 +38,10 @@ impl Caller {
             }),
             env: std::env::vars_os().collect(),
             home: password_home(uid),
+            cwd_id: {
+                use std::os::unix::fs::MetadataExt;
+                std::fs::metadata(".").ok().map(|m| (m.dev(), m.ino()))
+            },
         }
     }
 
@@ -229,6 +235,18 @@ impl Project {
             .map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.clone()))
             .collect();
         canon_homes.extend(homes);
+        // The directory the caller is really in must be the one its path names now, and the
+        // view checks that it binds that same directory (no swap in between).
+        if let (true, Some(here)) = (inherited, caller.cwd_id) {
+            use std::os::unix::fs::MetadataExt;
+            if std::fs::metadata(&dir).ok().map(|m| (m.dev(), m.ino())) != Some(here) {
+                return Err(Error::Usage(format!(
+                    "the current directory is no longer {} (it was moved or replaced while sbx started)\n\
+                     hint: cd to the project's directory again",
+                    dir.display()
+                )));
+            }
+        }
         let why = if allow_home_write {
             not_a_project(&dir, &[], &runtime).filter(|_| {
                 dir != Path::new("/") && !canon_homes.iter().any(|h| h.starts_with(&dir))
@@ -380,6 +398,7 @@ mod tests {
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
             home: Ok(home.into()),
+            cwd_id: None,
         }
     }
 

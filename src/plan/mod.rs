@@ -392,8 +392,21 @@ impl Plan {
         }
         mount::validate(&view).map_err(usage)?;
 
+        let sys_admin = keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0;
+        let net_caps =
+            caps::Capability::CAP_NET_RAW.bitmask() | caps::Capability::CAP_NET_ADMIN.bitmask();
+        if net == NetMode::Pasta && keep_caps & net_caps != 0 && !sys_admin {
+            // Raw frames go past the rules that keep the host's addresses out, and
+            // CAP_NET_ADMIN could remove them. (With CAP_SYS_ADMIN the command's capabilities
+            // live in a nested user namespace that does not own the network.)
+            return Err(usage(
+                "--net pasta keeps the host's addresses out of reach only of a command without \
+                 CAP_NET_RAW and CAP_NET_ADMIN: drop them, or use --net none or --net host"
+                    .into(),
+            ));
+        }
         let mut landlock = landlock_plan(policy, &vars, execute, mount_rules)?;
-        if keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0 {
+        if sys_admin {
             // A process whose landlock domain handles filesystem access can never mount, and
             // keeping CAP_SYS_ADMIN asks for mounts inside: the filesystem rules go (the view
             // is locked instead), the scopes and TCP rules stay.
@@ -457,9 +470,13 @@ impl Plan {
                     _ => {}
                 }
             }
-            let writable_inside = writable.iter().any(|src| {
-                real.starts_with(std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf()))
-            });
+            // By device and inode, so that no second path to a directory (a bind mount, a
+            // symlink) hides that DIR is under it.
+            let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+            let sources: Vec<(u64, u64)> = writable.iter().filter_map(|s| id(s)).collect();
+            let writable_inside = real
+                .ancestors()
+                .any(|a| id(a).is_some_and(|i| sources.contains(&i)));
             if writable_inside {
                 return Err(usage(format!(
                     "--persist {}: the sandbox could write it (it is under a directory the view makes writable); choose a directory outside them",
@@ -845,6 +862,7 @@ mod tests {
             gid: 1001,
             cwd: Ok("/home/u/p".into()),
             home: Ok("/home/u".into()),
+            cwd_id: None,
             env: vec![
                 ("SHELL".into(), "/bin/bash".into()),
                 ("KEEP".into(), "1".into()),

@@ -106,6 +106,10 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
         }
         view
     };
+    if let Some(p) = &view.project {
+        use std::os::unix::fs::MetadataExt;
+        view.project_id = std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    }
     let cli_sources: Vec<PathBuf> = cli_ops
         .iter()
         .filter_map(|op| match op {
@@ -137,6 +141,14 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
             masks.push(path);
         }
     }
+    // A secret that is a symlink (~/.gnupg -> /data/gnupg) is masked where it leads too: a
+    // private home hides the link, not its target.
+    let targets: Vec<PathBuf> = masks
+        .iter()
+        .filter(|m| std::fs::symlink_metadata(m).is_ok_and(|md| md.file_type().is_symlink()))
+        .filter_map(|m| std::fs::canonicalize(m).ok())
+        .collect();
+    masks.extend(targets);
     masks.extend(runtime_places(caller));
     masks.extend(agent_sockets(caller));
     for dest in masks {
@@ -157,57 +169,121 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
             )));
         }
     }
-    let mut patterns: Vec<String> = listed
+    let patterns: Vec<String> = listed
         .iter()
         .filter(|p| !unprotect.iter().any(|u| u == *p))
         .map(|p| p.to_string())
         .collect();
-    if let Some(p) = view.project.clone() {
-        if let Some(hooks) = git_hooks_path(&p) {
-            if !unprotect.contains(&hooks) && !patterns.contains(&hooks) {
-                patterns.push(hooks);
+    // Every writable bind of a host directory is a project in this sense (the project itself,
+    // and any other the command line or the policy makes writable).
+    let mut protect = Vec::new();
+    for op in &view.ops {
+        if let FsOp::Bind {
+            src,
+            dest,
+            kind: BindKind::ReadWrite | BindKind::Dev,
+            ..
+        } = op
+        {
+            if let Some(p) = protected_in(src, dest, &patterns, unprotect) {
+                protect.push(p);
             }
-        }
-        // What the patterns name in the project now (each made read-only in the view). `.git`
-        // as a whole, so that it cannot be renamed away from its protected files or given a
-        // new config, commondir or hooks; --unprotect .git (for a build that commits) leaves
-        // the rest of the list.
-        let git = p.join(".git");
-        let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
-        let mut found = Vec::new();
-        // One look at each first component: most projects have none of them.
-        let mut present: Vec<(&str, bool)> = Vec::new();
-        for pattern in &patterns {
-            let first = pattern.split('/').next().unwrap_or(pattern);
-            let here = match present.iter().find(|(f, _)| *f == first) {
-                Some(&(_, here)) => here,
-                None => {
-                    let here = first == "*" || std::fs::symlink_metadata(p.join(first)).is_ok();
-                    present.push((first, here));
-                    here
-                }
-            };
-            if here {
-                mount::expand_pattern(&p, pattern, &mut found);
-            }
-        }
-        let whole_git = found.contains(&git);
-        view.protect = found
-            .into_iter()
-            .filter(|f| !(whole_git && f.starts_with(&git) && *f != git))
-            .filter_map(|f| f.strip_prefix(&p).ok().map(Path::to_path_buf))
-            .collect();
-        view.make_git_hooks = git_is_dir
-            && !whole_git
-            && patterns.iter().any(|p| p == ".git/hooks")
-            && std::fs::symlink_metadata(git.join("hooks")).is_err();
-        if view.make_git_hooks {
-            view.protect.push(PathBuf::from(".git/hooks"));
         }
     }
-
+    view.protect = protect;
     let rules = mount_rules(&mut view, execute);
     Ok((view, rules))
+}
+
+/// What `patterns` name in the host directory `src` (bound writable at `dest`) now, each made
+/// read-only in the view, with git's places: a `core.hooksPath`, and the `.git` of every
+/// submodule `.gitmodules` lists (git status goes into them). The whole `.git` is one of the
+/// patterns, so that it cannot be renamed away from its protected files or given a new
+/// config, commondir or hooks; unprotected (a build that commits), it is still pinned in place
+/// while its config and hooks stay read-only.
+fn protected_in(
+    src: &Path,
+    dest: &Path,
+    patterns: &[String],
+    unprotect: &[String],
+) -> Option<mount::Protected> {
+    if !src.is_dir() {
+        return None;
+    }
+    let mut patterns = patterns.to_vec();
+    if let Some(hooks) = git_hooks_path(src) {
+        if !unprotect.contains(&hooks) && !patterns.contains(&hooks) {
+            patterns.push(hooks);
+        }
+    }
+    for sub in submodule_paths(src) {
+        let p = format!("{sub}/.git");
+        if !patterns.contains(&p) {
+            patterns.push(p);
+        }
+    }
+    let git = src.join(".git");
+    let git_is_dir = std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir());
+    let mut found = Vec::new();
+    // One look at each first component: most projects have none of them.
+    let mut present: Vec<(&str, bool)> = Vec::new();
+    for pattern in &patterns {
+        let first = pattern.split('/').next().unwrap_or(pattern);
+        let here = match present.iter().find(|(f, _)| *f == first) {
+            Some(&(_, here)) => here,
+            None => {
+                let here = first == "*" || std::fs::symlink_metadata(src.join(first)).is_ok();
+                present.push((first, here));
+                here
+            }
+        };
+        if here {
+            mount::expand_pattern(src, pattern, &mut found);
+        }
+    }
+    let whole_git = found.contains(&git);
+    let mut read_only: Vec<PathBuf> = found
+        .iter()
+        .filter(|f| !(whole_git && f.starts_with(&git) && **f != git))
+        .filter_map(|f| f.strip_prefix(src).ok().map(Path::to_path_buf))
+        .collect();
+    let inside_git = found.iter().any(|f| f.starts_with(&git) && *f != git);
+    let make_git_hooks = git_is_dir
+        && !whole_git
+        && patterns.iter().any(|p| p == ".git/hooks")
+        && std::fs::symlink_metadata(git.join("hooks")).is_err();
+    if make_git_hooks {
+        read_only.push(PathBuf::from(".git/hooks"));
+    }
+    let pin = if git_is_dir && !whole_git && (inside_git || make_git_hooks) {
+        vec![PathBuf::from(".git")]
+    } else {
+        Vec::new()
+    };
+    if read_only.is_empty() && pin.is_empty() {
+        return None;
+    }
+    Some(mount::Protected {
+        dest: dest.to_path_buf(),
+        read_only,
+        pin,
+        make_git_hooks,
+    })
+}
+
+/// The submodule paths a `.gitmodules` lists (relative, checked like any protected path).
+fn submodule_paths(dir: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join(".gitmodules")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "path")
+                .then(|| v.trim().trim_matches('"').trim_end_matches('/').to_string())
+        })
+        .filter(|p| crate::policy::validate::relative_path(p).is_ok() && !p.contains('*'))
+        .collect()
 }
 
 /// The default view binds the host's `/` read-only as one tree, so a later mount whose

@@ -196,7 +196,9 @@ fn persist_needs_root_and_keeps_namespaces_for_enter() {
     let script = format!(
         "d=$(mktemp -d) && mount -t tmpfs -o mode=0700 none $d && \
          {sbx} --persist $d --hostname kept -- true && \
-         {sbx} enter $d -- hostname && umount -R $d"
+         {sbx} enter $d -- sh -c 'hostname; echo $$' && \
+         mkdir $d/w $d/alias && mount --bind $d/w $d/alias && mkdir -m 700 $d/w/p && \
+         ! {sbx} --bind $d/alias /x --persist $d/w/p -- true && umount -R $d"
     );
     // Pinned to one CPU: the kernel binds a mount namespace file only when that namespace is
     // newer than the caller's, and on 6.18 namespace ids come from per-CPU batches, so one made
@@ -219,7 +221,14 @@ fn persist_needs_root_and_keeps_namespaces_for_enter() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "kept");
+    // The persisted namespaces have no PID namespace: the entered command gets its own.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "kept\n1");
+    // DIR under a writable bind reached through a second path (a bind mount) is refused.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the sandbox could write it"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The test user's registry directory (no XDG_RUNTIME_DIR and no /run/user/UID for it here).

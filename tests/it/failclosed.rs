@@ -420,11 +420,23 @@ fn devtool_reaches_no_runtime_dir_or_agent_and_makes_its_caches() {
             (p, l)
         })
         .collect();
+    // A daemon's socket under home (Docker Desktop's), which no variable names.
+    let docker = user.home.join(".docker/run");
+    std::fs::create_dir_all(&docker).unwrap();
+    for d in [user.home.join(".docker"), docker.clone()] {
+        std::os::unix::fs::chown(&d, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let docker_sock = docker.join(format!("docker-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&docker_sock);
+    let docker_listener = std::os::unix::net::UnixListener::bind(&docker_sock).unwrap();
+    std::fs::set_permissions(&docker_sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    docker_listener.set_nonblocking(true).unwrap();
     let script = format!(
         "import socket\nfor p in {:?}:\n    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(p); print('connected', p)\n    except OSError as e:\n        print('refused', p, e.errno)\n",
         sockets
             .iter()
             .map(|(p, _)| p.display().to_string())
+            .chain([docker_sock.display().to_string()])
             .collect::<Vec<_>>()
     );
     let cache = user.home.join(".cache");
@@ -449,7 +461,12 @@ fn devtool_reaches_no_runtime_dir_or_agent_and_makes_its_caches() {
     let r = sbx.run();
     let out = r.ok();
     assert!(!out.contains("connected"), "{out}");
-    assert_eq!(out.matches("refused").count(), 2, "{out}");
+    assert_eq!(out.matches("refused").count(), 3, "{out}");
+    assert!(
+        docker_listener.accept().is_err(),
+        "the docker socket got a connection"
+    );
+    let _ = std::fs::remove_file(&docker_sock);
     for (p, l) in &sockets {
         assert!(
             l.accept().is_err(),
@@ -672,12 +689,21 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         };
         as_user(&["git", "init", "-q"]);
         std::fs::write(proj.join(".envrc"), "export OK=1\n").unwrap();
+        // A submodule's .git is a pointer file that git status follows.
+        std::fs::write(
+            proj.join(".gitmodules"),
+            "[submodule \"lib\"]\n\tpath = lib\n",
+        )
+        .unwrap();
+        make_dir(&proj.join("lib"), &user);
+        std::fs::write(proj.join("lib/.git"), "gitdir: ../.git/modules/lib\n").unwrap();
         let marker = dir.path.join("planted-ran");
         let script = format!(
             "git config core.fsmonitor 'touch {m}'; echo config=$?; \
              echo 'touch {m}' > .git/hooks/pre-commit; echo hook=$?; \
              echo ../evil > .git/commondir; echo commondir=$?; \
              mv .git .git.orig; echo rename=$?; \
+             echo 'gitdir: ../evil' > lib/.git; echo submodule=$?; \
              echo 'touch {m}' > .envrc; echo envrc=$?; echo x > src.c; echo src=$?",
             m = marker.display()
         );
@@ -685,7 +711,14 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         sbx.cmd.current_dir(&proj);
         let r = sbx.run();
         let out = r.ok();
-        for refused in ["config=", "hook=", "commondir=", "rename=", "envrc="] {
+        for refused in [
+            "config=",
+            "hook=",
+            "commondir=",
+            "rename=",
+            "submodule=",
+            "envrc=",
+        ] {
             assert!(
                 !out.contains(&format!("{refused}0")),
                 "{policy}: {refused} written: {out}"
@@ -701,6 +734,10 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         assert_eq!(
             std::fs::read_to_string(proj.join(".envrc")).unwrap(),
             "export OK=1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(proj.join("lib/.git")).unwrap(),
+            "gitdir: ../.git/modules/lib\n"
         );
         as_user(&["git", "status", "--short"]);
         assert!(
@@ -841,4 +878,97 @@ fn an_empty_argv0_or_command_name_is_explained() {
     let r = Sbx::rootless().args(["--", ""]).run();
     assert_eq!(r.code(), 127);
     assert!(r.stderr().contains("empty command name"), "{}", r.stderr());
+}
+
+#[test]
+fn every_writable_bind_keeps_its_git_read_only_and_an_unprotected_git_stays_pinned() {
+    if !require(have("git"), "git", "apt-get install git") {
+        return;
+    }
+    let user = unprivileged_user();
+    let dir = TestDir::new(Some(&user));
+    let proj = dir.path.join("proj");
+    make_dir(&proj, &user);
+    let out = std::process::Command::new("/usr/bin/setpriv")
+        .arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .args(["--clear-groups", "--", "git", "init", "-q"])
+        .current_dir(&proj)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &user.home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let p = proj.to_str().unwrap();
+    let config = std::fs::read_to_string(proj.join(".git/config")).unwrap();
+    // Bound elsewhere, and in an explicit view: the same protection as the project's.
+    for args in [
+        vec![
+            "--policy",
+            "default",
+            "--bind",
+            p,
+            "/tmp/work",
+            "--",
+            "sh",
+            "-c",
+            "echo x >> /tmp/work/.git/config",
+        ],
+        vec![
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--bind",
+            p,
+            p,
+            "--",
+            "sh",
+            "-c",
+            &format!("echo x >> {p}/.git/config"),
+        ],
+    ] {
+        let r = Sbx::rootless().args(&args).run();
+        assert_ne!(r.code(), 0, "{args:?}");
+        assert_eq!(
+            std::fs::read_to_string(proj.join(".git/config")).unwrap(),
+            config
+        );
+    }
+    // --unprotect .git: commits may write it, but it cannot be renamed away from its config
+    // and hooks, which stay read-only.
+    let mut sbx = Sbx::rootless().args([
+        "--unprotect",
+        ".git",
+        "--",
+        "sh",
+        "-c",
+        "echo x > .git/COMMIT_EDITMSG; echo msg=$?; mv .git .gold; echo rename=$?; \
+         echo x >> .git/config; echo config=$?",
+    ]);
+    sbx.cmd.current_dir(&proj);
+    let out = sbx.run().ok();
+    assert!(
+        out.contains("msg=0") && !out.contains("rename=0") && !out.contains("config=0"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(proj.join(".git/config")).unwrap(),
+        config
+    );
+}
+
+#[test]
+fn pasta_is_refused_to_a_command_that_keeps_raw_or_admin_network_capabilities() {
+    for cap in ["CAP_NET_RAW", "CAP_NET_ADMIN"] {
+        let r = Sbx::rootless()
+            .args(["--net", "pasta", "--cap-add", cap, "--", "true"])
+            .run();
+        assert_eq!(r.code(), 125, "{cap}: {}", r.stderr());
+        assert!(r.stderr().contains("CAP_NET_RAW"), "{}", r.stderr());
+    }
 }
