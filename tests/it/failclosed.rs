@@ -90,6 +90,23 @@ fn unique(tag: &str) -> String {
     format!("sbx-fc-{tag}-{}-{n}", std::process::id())
 }
 
+/// Runs a program (not sbx) as `user` in `dir`, asserting success: what the user does on the
+/// host before or after a sandbox.
+fn run_as(user: &User, dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("/usr/bin/setpriv")
+        .arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .args(["--clear-groups", "--"])
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &user.home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+}
+
 fn make_dir(path: &Path, user: &User) {
     std::fs::create_dir_all(path).unwrap();
     std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid)).unwrap();
@@ -673,20 +690,7 @@ fn git_hooks_and_config_of_the_project_stay_read_only_under_every_policy() {
         let proj = dir.path.join("proj");
         make_dir(&proj, &user);
         let sbx = Sbx::rootless();
-        let as_user = |args: &[&str]| {
-            let out = std::process::Command::new("/usr/bin/setpriv")
-                .arg(format!("--reuid={}", user.uid))
-                .arg(format!("--regid={}", user.gid))
-                .args(["--clear-groups", "--"])
-                .args(args)
-                .current_dir(&proj)
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .env("HOME", &user.home)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{args:?}: {out:?}");
-        };
+        let as_user = |args: &[&str]| run_as(&user, &proj, args);
         as_user(&["git", "init", "-q"]);
         std::fs::write(proj.join(".envrc"), "export OK=1\n").unwrap();
         // A submodule's .git is a pointer file that git status follows.
@@ -889,17 +893,7 @@ fn every_writable_bind_keeps_its_git_read_only_and_an_unprotected_git_stays_pinn
     let dir = TestDir::new(Some(&user));
     let proj = dir.path.join("proj");
     make_dir(&proj, &user);
-    let out = std::process::Command::new("/usr/bin/setpriv")
-        .arg(format!("--reuid={}", user.uid))
-        .arg(format!("--regid={}", user.gid))
-        .args(["--clear-groups", "--", "git", "init", "-q"])
-        .current_dir(&proj)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &user.home)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    run_as(&user, &proj, &["git", "init", "-q"]);
     let p = proj.to_str().unwrap();
     let config = std::fs::read_to_string(proj.join(".git/config")).unwrap();
     // Bound elsewhere, and in an explicit view: the same protection as the project's.
