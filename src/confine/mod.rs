@@ -26,10 +26,6 @@ use crate::sys::{linux, Sys};
 pub struct Confinement {
     /// setsid() before exec.
     pub new_session: bool,
-    /// Run in a nested user namespace with a mount namespace of its own, whose copy of the
-    /// view is locked: kept capabilities (CAP_SYS_ADMIN) can make new mounts there, but never
-    /// unmount, remount or move the view's.
-    pub nested_userns: bool,
     pub landlock: landlock::LandlockPlan,
     #[serde(with = "limits_by_name")]
     pub limits: Vec<(Resource, u64)>,
@@ -39,6 +35,16 @@ pub struct Confinement {
     /// The compiled seccomp filter, installed last; None when the policy disables it.
     #[serde(with = "filter_as_tuples")]
     pub seccomp: Option<Vec<seccomp::sock_filter>>,
+}
+
+impl Confinement {
+    /// Whether the command runs in a nested user namespace with a mount namespace of its own,
+    /// whose copy of the view is locked: when it keeps CAP_SYS_ADMIN, which can make new
+    /// mounts there but never unmount, remount or move the view's. Derived, so that no entry
+    /// can keep the capability without the lock.
+    pub fn nested_userns(&self) -> bool {
+        self.keep_caps & ::caps::Capability::CAP_SYS_ADMIN.bitmask() != 0
+    }
 }
 
 /// Where the command starts.
@@ -99,7 +105,7 @@ pub fn confine(
         sys.setsid()
             .map_err(Error::process("create a new session"))?;
     }
-    if c.nested_userns {
+    if c.nested_userns() {
         step!(
             verbose,
             "nested user and mount namespaces: the view's mounts are locked"
@@ -326,7 +332,6 @@ mod tests {
     fn a_confinement_round_trips_and_refuses_unknown_limits() {
         let c = Confinement {
             new_session: true,
-            nested_userns: false,
             landlock: landlock::LandlockPlan {
                 fs: true,
                 mode: landlock::Mode::BestEffort,

@@ -503,7 +503,6 @@ impl Plan {
             workdir,
             confinement: Confinement {
                 new_session: cli.new_session || flag(&policy.new_session, false),
-                nested_userns: keep_caps & caps::Capability::CAP_SYS_ADMIN.bitmask() != 0,
                 landlock,
                 limits,
                 keep_caps,

@@ -395,7 +395,7 @@ fn a_crafted_persist_directory_is_refused() {
             "name = \"x\"\nmonitor_pid = 1\nmonitor_start = 0\nkeeper_pid = 1\nkeeper_start = 0\n\
              init_pid = 1\ninit_start = 0\npolicy = \"default\"\ncommand = [\"sh\"]\nstarted = 0\n\
              workdir = \"/\"\nenv = []\nnamespaces = [{namespaces}]\n[confinement]\n\
-             new_session = false\nnested_userns = false\nlimits = []\nkeep_caps = 0\n\
+             new_session = false\nlimits = []\nkeep_caps = 0\n\
              [confinement.landlock]\nmode = \"off\"\nread = []\nwrite = []\nexecute = []\n\
              scope_abstract_unix = false\nscope_signal = false\n"
         )
