@@ -85,6 +85,20 @@ impl Caller {
     }
 }
 
+/// `paths` and, where it differs, what each resolves to (symlinks, `..`): comparisons with a
+/// resolved path must match either form.
+pub fn with_resolved(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = paths.to_vec();
+    for p in paths {
+        if let Ok(real) = std::fs::canonicalize(p) {
+            if !out.contains(&real) {
+                out.push(real);
+            }
+        }
+    }
+    out
+}
+
 /// The home of `uid` in the password database, when sbx can use it: absolute, not `/`.
 pub fn password_home(uid: u32) -> Result<PathBuf, String> {
     let user = uzers::get_user_by_uid(uid)
@@ -199,8 +213,13 @@ impl Project {
     /// working directory. A deleted working directory is an error (without --chdir).
     /// With `allow_home_write` (the command line's --allow-home-write), home, the directories
     /// above it and `/` may be the project.
-    pub fn find(caller: &Caller, chdir: Option<&Path>, allow_home_write: bool) -> Result<Project> {
-        let homes = caller.homes();
+    /// `homes` are the caller's, as given and resolved ([`with_resolved`]).
+    pub fn find(
+        caller: &Caller,
+        homes: &[PathBuf],
+        chdir: Option<&Path>,
+        allow_home_write: bool,
+    ) -> Result<Project> {
         let runtime = runtime_places(caller);
         let (dir, inherited) = match chdir {
             Some(d) => match std::fs::canonicalize(d) {
@@ -230,11 +249,6 @@ impl Project {
                 }
             },
         };
-        let mut canon_homes: Vec<PathBuf> = homes
-            .iter()
-            .map(|h| std::fs::canonicalize(h).unwrap_or_else(|_| h.clone()))
-            .collect();
-        canon_homes.extend(homes);
         // The directory the caller is really in must be the one its path names now, and the
         // view checks that it binds that same directory (no swap in between).
         if let (true, Some(here)) = (inherited, caller.cwd_id) {
@@ -248,11 +262,10 @@ impl Project {
             }
         }
         let why = if allow_home_write {
-            not_a_project(&dir, &[], &runtime).filter(|_| {
-                dir != Path::new("/") && !canon_homes.iter().any(|h| h.starts_with(&dir))
-            })
+            not_a_project(&dir, &[], &runtime)
+                .filter(|_| dir != Path::new("/") && !homes.iter().any(|h| h.starts_with(&dir)))
         } else {
-            not_a_project(&dir, &canon_homes, &runtime)
+            not_a_project(&dir, homes, &runtime)
         };
         Ok(match why {
             Some(why) => Project::None {
@@ -488,9 +501,9 @@ mod tests {
     fn a_deleted_working_directory_is_refused() {
         let mut c = caller("/tmp", "/home/u", &[]);
         c.cwd = Err("it has been deleted".into());
-        let e = Project::find(&c, None, false).unwrap_err();
+        let e = Project::find(&c, &c.homes(), None, false).unwrap_err();
         assert_eq!(e.exit_code(), 125);
         assert!(e.to_string().contains("deleted") && e.to_string().contains("--chdir"));
-        assert!(Project::find(&c, Some(Path::new("/usr")), false).is_ok());
+        assert!(Project::find(&c, &c.homes(), Some(Path::new("/usr")), false).is_ok());
     }
 }

@@ -5,7 +5,7 @@
 mod context;
 pub mod view;
 
-pub use context::{password_home, Caller, Project, Vars};
+pub use context::{Caller, Project, Vars};
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStringExt;
@@ -317,7 +317,15 @@ impl Plan {
         }
         // The project: --chdir DIR when it is a directory of the host, else the working
         // directory; none when that is home, above it, / or a shared place.
-        let project = Project::find(caller, cli.chdir.as_deref(), cli.allow_home_write)?;
+        // The homes to hide, and both their forms for comparisons: resolved once.
+        let homes = caller.homes();
+        let all_homes = context::with_resolved(&homes);
+        let project = Project::find(
+            caller,
+            &all_homes,
+            cli.chdir.as_deref(),
+            cli.allow_home_write,
+        )?;
         let vars = Vars::new(caller, &project);
         let workdir = match (cli.chdir, &project) {
             (Some(_), Project::Dir(real)) => Workdir::Explicit(real.clone()),
@@ -356,6 +364,8 @@ impl Plan {
                 root,
                 policy,
                 caller,
+                homes: &homes,
+                all_homes: &all_homes,
                 project: &project,
                 vars: &vars,
                 own_pid_ns,

@@ -23,6 +23,9 @@ pub struct Input<'a> {
     pub root: Option<PathBuf>,
     pub policy: &'a Policy,
     pub caller: &'a Caller,
+    /// The homes to hide, and the same with their resolved forms (for comparisons).
+    pub homes: &'a [PathBuf],
+    pub all_homes: &'a [PathBuf],
     pub project: &'a Project,
     pub vars: &'a Vars,
     pub own_pid_ns: bool,
@@ -54,13 +57,14 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
         root,
         policy,
         caller,
+        homes,
+        all_homes,
         project,
         vars,
         own_pid_ns,
         allow_home_write,
         unprotect,
     } = input;
-    let homes = caller.homes();
     // Where each operation comes from (None: the command line or sbx's default view).
     let mut origins: Vec<Option<&crate::policy::Origin>> = Vec::new();
     let mut view = if explicit {
@@ -80,7 +84,7 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
             .is_none_or(|v| v.v == ViewKind::Default);
         let mut view = if default && root.is_none() {
             mount::default_view(
-                &homes,
+                homes,
                 project.dir(),
                 &|p: &Path| p.symlink_metadata().is_ok(),
                 own_pid_ns,
@@ -121,7 +125,7 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
     origins.resize(view.ops.len(), None);
     split_root_if_needed(&mut view, &mut origins);
 
-    let protected = protected_dirs(&homes);
+    let protected = protected_dirs(all_homes);
     check_writable_sources(&view, &origins, &protected, allow_home_write)?;
     view.guarded = if allow_home_write {
         Vec::new()
@@ -132,7 +136,7 @@ pub fn plan(input: Input, execute: &[PathBuf]) -> Result<(View, MountRules)> {
     // Masks last, so that nothing mounted before can bring a secret back; only where the
     // view can show something (a private tmpfs shows nothing of the host).
     let mut masks = Vec::new();
-    for home in &homes {
+    for home in homes {
         for secret in &policy.secrets {
             let path = home.join(&secret.v);
             if cli_sources.iter().any(|s| s.starts_with(&path)) {
@@ -497,18 +501,13 @@ fn policy_mount(
     Ok(Some((op, false)))
 }
 
-/// `/` and every home with the directories above it, canonical and as given.
+/// `/` and every home with the directories above it (`homes` in both forms).
 fn protected_dirs(homes: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = vec![PathBuf::from("/")];
-    for h in homes {
-        for home in [
-            h.clone(),
-            std::fs::canonicalize(h).unwrap_or_else(|_| h.clone()),
-        ] {
-            for a in home.ancestors() {
-                if !out.iter().any(|o| o == a) {
-                    out.push(a.to_path_buf());
-                }
+    for home in homes {
+        for a in home.ancestors() {
+            if !out.iter().any(|o| o == a) {
+                out.push(a.to_path_buf());
             }
         }
     }
